@@ -1,0 +1,290 @@
+"""Jet constituent formats: one module that converts and validates them all.
+
+jetad's canonical layout is the one of the public top-tagging dataset and of
+:func:`jetad.datasets.generate_jets`: a zero-padded, pT-ordered float array of
+shape ``(n_jets, n_constituents, 4)`` with columns ``("E", "px", "py", "pz")``.
+Every transformer also accepts
+
+* zero-padded arrays with other ``columns``, at least ``("pt", "eta", "phi")``
+  (``"y"`` is accepted as a synonym of ``"eta"`` for massless constituents, the
+  EnergyFlow convention; further columns such as a particle id are ignored);
+* lists (or object arrays) of variable-length ``(n_i, n_columns)`` arrays;
+* awkward arrays, either jagged numeric ``n_jets * var * n_columns`` or jagged
+  records whose fields are the column names.
+
+A padded entry is one whose energy (``E`` layouts) or transverse momentum
+(``pt`` layouts) is zero.
+"""
+
+import numbers
+
+import numpy as np
+
+__all__ = [
+    "P4_COLUMNS",
+    "PTETAPHI_COLUMNS",
+    "as_padded",
+    "as_ptetaphi",
+    "jet_four_momenta",
+    "jet_mass",
+    "p4s_from_ptetaphi",
+    "ptetaphi_from_p4s",
+]
+
+P4_COLUMNS = ("E", "px", "py", "pz")
+PTETAPHI_COLUMNS = ("pt", "eta", "phi")
+_KNOWN_COLUMNS = {"E", "px", "py", "pz", "pt", "eta", "y", "phi", "m", "mass", "pid"}
+
+
+def ptetaphi_from_p4s(p4s):
+    """Transverse momentum, pseudorapidity and azimuth of four-momenta.
+
+    Parameters
+    ----------
+    p4s : array-like of shape (..., 4)
+        Four-momenta with columns ``(E, px, py, pz)``.
+
+    Returns
+    -------
+    ptetaphi : ndarray of shape (..., 3)
+        ``(pt, eta, phi)`` with ``phi`` in ``(-pi, pi]``. Entries with zero
+        transverse momentum (padding) get ``eta = phi = 0``.
+    """
+    p4s = np.asarray(p4s, dtype=np.float64)
+    px, py, pz = p4s[..., 1], p4s[..., 2], p4s[..., 3]
+    pt = np.hypot(px, py)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        eta = np.where(pt > 0, np.arcsinh(pz / np.where(pt > 0, pt, 1.0)), 0.0)
+    phi = np.where(pt > 0, np.arctan2(py, px), 0.0)
+    return np.stack([pt, eta, phi], axis=-1)
+
+
+def p4s_from_ptetaphi(ptetaphi, mass=0.0):
+    """Four-momenta ``(E, px, py, pz)`` from ``(pt, eta, phi)``.
+
+    Parameters
+    ----------
+    ptetaphi : array-like of shape (..., 3)
+        Transverse momentum, pseudorapidity and azimuth.
+    mass : float or array-like broadcastable to ``ptetaphi[..., 0]``, default=0.0
+        Particle masses.
+
+    Returns
+    -------
+    p4s : ndarray of shape (..., 4)
+    """
+    ptetaphi = np.asarray(ptetaphi, dtype=np.float64)
+    pt, eta, phi = ptetaphi[..., 0], ptetaphi[..., 1], ptetaphi[..., 2]
+    px, py, pz = pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta)
+    energy = np.sqrt(px**2 + py**2 + pz**2 + np.asarray(mass, dtype=np.float64) ** 2)
+    return np.stack([energy, px, py, pz], axis=-1)
+
+
+def _check_columns(columns):
+    if isinstance(columns, str) or not all(isinstance(c, str) for c in columns):
+        raise TypeError(f"columns must be a sequence of column names, got {columns!r}")
+    columns = tuple(columns)
+    unknown = set(columns) - _KNOWN_COLUMNS
+    if unknown:
+        raise ValueError(
+            f"Unknown constituent columns {sorted(unknown)}; known columns are "
+            f"{sorted(_KNOWN_COLUMNS)}"
+        )
+    if len(set(columns)) != len(columns):
+        raise ValueError(f"columns contains duplicates: {columns!r}")
+    has_p4 = set(P4_COLUMNS) <= set(columns)
+    has_pt = "pt" in columns and "phi" in columns and ("eta" in columns or "y" in columns)
+    if not (has_p4 or has_pt):
+        raise ValueError(
+            f"columns {columns!r} must contain either {P4_COLUMNS} or ('pt', 'eta', 'phi')"
+        )
+    return columns
+
+
+def _is_awkward(X):
+    return type(X).__module__.startswith("awkward")
+
+
+def _awkward_to_padded(X, columns):
+    import awkward as ak
+
+    fields = ak.fields(X)
+    if fields:
+        missing = [c for c in columns if c not in fields]
+        if missing:
+            raise ValueError(
+                f"awkward record array has fields {fields}, missing columns {missing}"
+            )
+        counts = ak.to_numpy(ak.num(X, axis=1))
+        flat = np.stack(
+            [ak.to_numpy(ak.flatten(X[c], axis=None)).astype(np.float64) for c in columns],
+            axis=-1,
+        )
+    else:
+        if X.ndim != 3:
+            raise ValueError(
+                f"awkward input must be n_jets * var * n_columns, got ndim={X.ndim}"
+            )
+        counts = ak.to_numpy(ak.num(X, axis=1))
+        inner = ak.flatten(X, axis=1)
+        flat = np.asarray(ak.to_numpy(inner), dtype=np.float64)
+        if flat.size == 0:
+            flat = flat.reshape(0, len(columns))
+    return _ragged_to_padded(counts, flat, columns)
+
+
+def _ragged_to_padded(counts, flat, columns):
+    n_jets = len(counts)
+    if flat.ndim != 2 or flat.shape[1] != len(columns):
+        raise ValueError(
+            f"constituents have {flat.shape[-1] if flat.ndim else 0} columns, "
+            f"expected {len(columns)} for columns={columns!r}"
+        )
+    width = max(int(counts.max()) if n_jets else 0, 1)
+    out = np.zeros((n_jets, width, len(columns)), dtype=np.float64)
+    rows = np.repeat(np.arange(n_jets), counts)
+    starts = np.cumsum(counts) - counts
+    cols = np.arange(len(flat)) - np.repeat(starts, counts)
+    out[rows, cols] = flat
+    return out
+
+
+def as_padded(X, columns=P4_COLUMNS):
+    """Validate constituents and return them as a zero-padded float64 array.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_jets, n_constituents, n_columns), list of arrays, or awkward array
+        Jet constituents in any of the formats described in :mod:`jetad.jets`.
+    columns : sequence of str, default=("E", "px", "py", "pz")
+        Names of the columns of ``X`` (field names for awkward records).
+
+    Returns
+    -------
+    X : ndarray of shape (n_jets, n_constituents, n_columns), dtype float64
+        Zero-padded constituents, columns in the order of ``columns``.
+
+    Raises
+    ------
+    ValueError
+        If there are no jets, the array is not 3-D, the number of columns does
+        not match ``columns``, values are NaN or infinite, or a transverse
+        momentum or energy is negative.
+    TypeError
+        If ``X`` is of an unsupported type.
+    """
+    columns = _check_columns(columns)
+    if _is_awkward(X):
+        out = _awkward_to_padded(X, columns)
+    elif isinstance(X, (list, tuple)) or (isinstance(X, np.ndarray) and X.dtype == object):
+        jets = []
+        for i, jet in enumerate(X):
+            jet = np.asarray(jet, dtype=np.float64)
+            if jet.ndim == 1 and jet.size == 0:
+                jet = jet.reshape(0, len(columns))
+            if jet.ndim != 2:
+                raise ValueError(
+                    f"jet {i} has shape {jet.shape}; each jet must be a 2-D "
+                    f"(n_constituents, {len(columns)}) array"
+                )
+            jets.append(jet)
+        if not jets:
+            raise ValueError("Found 0 jets; at least one jet is required")
+        counts = np.array([len(j) for j in jets])
+        bad = [j.shape[1] for j in jets if j.shape[1] != len(columns)]
+        if bad:
+            raise ValueError(
+                f"constituents have {bad[0]} columns, expected {len(columns)} for "
+                f"columns={columns!r}"
+            )
+        out = _ragged_to_padded(counts, np.concatenate(jets, axis=0), columns)
+    else:
+        if isinstance(X, (numbers.Number, str)) or X is None:
+            raise TypeError(f"Expected an array of jet constituents, got {type(X).__name__}")
+        try:
+            out = np.asarray(X, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(
+                f"Could not convert input of type {type(X).__name__} to a float array: {exc}"
+            ) from exc
+        if out.ndim != 3:
+            raise ValueError(
+                f"Expected a 3-D array of shape (n_jets, n_constituents, {len(columns)}), "
+                f"got a {out.ndim}-D array of shape {out.shape}"
+            )
+        if out.shape[2] != len(columns):
+            raise ValueError(
+                f"constituents have {out.shape[2]} columns, expected {len(columns)} for "
+                f"columns={columns!r}"
+            )
+    if out.shape[0] == 0:
+        raise ValueError("Found 0 jets; at least one jet is required")
+    if not np.all(np.isfinite(out)):
+        raise ValueError("Input contains NaN or infinity")
+    for name in ("pt", "E", "m", "mass"):
+        if name in columns and np.any(out[..., columns.index(name)] < 0):
+            label = {"pt": "transverse momentum", "E": "energy"}.get(name, "mass")
+            raise ValueError(f"Input contains negative {label} ('{name}' column)")
+    return out
+
+
+def as_ptetaphi(X, columns=P4_COLUMNS):
+    """Constituent ``(pt, eta, phi)`` and padding mask from any supported format.
+
+    Parameters
+    ----------
+    X : constituents
+        See :func:`as_padded`.
+    columns : sequence of str, default=("E", "px", "py", "pz")
+
+    Returns
+    -------
+    pt, eta, phi : ndarray of shape (n_jets, n_constituents)
+        Padded entries have ``pt = eta = phi = 0``.
+    mask : ndarray of bool, shape (n_jets, n_constituents)
+        True for real constituents.
+    """
+    columns = _check_columns(columns)
+    X = as_padded(X, columns)
+    if "pt" in columns:
+        pt = X[..., columns.index("pt")]
+        eta = X[..., columns.index("eta" if "eta" in columns else "y")]
+        phi = X[..., columns.index("phi")]
+        mask = pt > 0
+    else:
+        p4 = X[..., [columns.index(c) for c in P4_COLUMNS]]
+        pt, eta, phi = np.moveaxis(ptetaphi_from_p4s(p4), -1, 0)
+        mask = (p4[..., 0] > 0) & (pt > 0)
+    pt = np.where(mask, pt, 0.0)
+    eta = np.where(mask, eta, 0.0)
+    phi = np.where(mask, phi, 0.0)
+    return pt, eta, phi, mask
+
+
+def jet_four_momenta(X, columns=P4_COLUMNS):
+    """Sum of the constituent four-momenta of each jet.
+
+    Returns
+    -------
+    p4 : ndarray of shape (n_jets, 4)
+        ``(E, px, py, pz)`` of each jet. Constituents given as ``(pt, eta, phi)``
+        are taken massless unless a ``m``/``mass`` column is present.
+    """
+    columns = _check_columns(columns)
+    X = as_padded(X, columns)
+    if set(P4_COLUMNS) <= set(columns):
+        p4 = X[..., [columns.index(c) for c in P4_COLUMNS]]
+    else:
+        pt, eta, phi, _ = as_ptetaphi(X, columns)
+        mcol = next((c for c in ("m", "mass") if c in columns), None)
+        mass = X[..., columns.index(mcol)] if mcol else 0.0
+        p4 = p4s_from_ptetaphi(np.stack([pt, eta, phi], axis=-1), mass)
+        p4[pt == 0] = 0.0
+    return p4.sum(axis=1)
+
+
+def jet_mass(X, columns=P4_COLUMNS):
+    """Invariant mass of each jet from its constituents (GeV if inputs are in GeV)."""
+    p4 = jet_four_momenta(X, columns)
+    m2 = p4[:, 0] ** 2 - np.sum(p4[:, 1:] ** 2, axis=1)
+    return np.sqrt(np.clip(m2, 0.0, None))
