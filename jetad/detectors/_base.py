@@ -1,0 +1,343 @@
+"""The base every neural detector in jetad keeps.
+
+A detector is a plain ``OutlierMixin, BaseEstimator`` that *composes* a skorch
+``NeuralNet`` (built in :meth:`fit`, stored as ``net_``). The torch module a
+subclass builds must implement
+
+* ``forward(x) -> (n,)`` per-jet training loss (skorch averages it),
+* ``energy(x) -> (n,)`` per-jet energy, higher = more anomalous,
+* ``encode(x) -> (n, latent_dim)`` and ``reconstruct(x) -> (n, 1, H, W)``.
+
+sklearn's outlier-detector signs are kept exactly: ``score_samples`` is the
+negative energy (higher = more normal), ``decision_function = score_samples -
+offset_`` and ``predict`` returns -1 for outliers, +1 for inliers.
+"""
+
+import contextlib
+import math
+import numbers
+from abc import abstractmethod
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, OutlierMixin
+from sklearn.utils.validation import check_is_fitted, validate_data
+from skorch import NeuralNet
+from skorch.callbacks import EarlyStopping, ProgressBar
+from skorch.dataset import ValidSplit
+
+from jetad.utils import check_random_seed
+
+__all__ = ["BaseNeuralDetector"]
+
+
+class _PerSampleLossNet(NeuralNet):
+    """skorch net whose module already returns the per-sample loss: average it."""
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        return y_pred.mean()
+
+
+class _MeanCriterion(torch.nn.Module):
+    """Placeholder criterion: the loss is computed by the module itself."""
+
+    def forward(self, y_pred, y_true=None):
+        return y_pred.mean()
+
+
+def _silent(*args, **kwargs):
+    """Sink for skorch messages when the detector is not verbose."""
+
+
+def _resolve_device(device):
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cpu":
+        return "cpu"
+    if isinstance(device, str) and device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ValueError(f"device={device!r} was requested but CUDA is not available")
+        return device
+    raise ValueError(f"device must be 'auto', 'cpu' or 'cuda[:i]', got {device!r}")
+
+
+@contextlib.contextmanager
+def _seeded_torch(seed, device):
+    """Seed torch inside a forked RNG state: the global state is left untouched."""
+    devices = [torch.device(device).index or 0] if str(device).startswith("cuda") else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
+
+
+class BaseNeuralDetector(OutlierMixin, BaseEstimator):
+    """Base class for jetad's neural anomaly detectors (not for direct use).
+
+    Subclasses define ``__init__`` listing every parameter (sklearn style) and
+    :meth:`_build_module`. Everything else -- input validation, seeding, the
+    skorch training loop with its callbacks, sklearn's signs and thresholds --
+    lives here.
+
+    Common parameters
+    -----------------
+    image_shape : tuple of int or None
+        ``(H, W)`` of the images. None infers a square image from the number of
+        features (1600 -> 40x40); a non-square width ``n`` becomes a ``(1, n)``
+        image. Inputs of shape ``(n, 1, H, W)`` set it from the array.
+    max_epochs, batch_size, lr, weight_decay
+        Adam training settings.
+    validation_fraction : float or None
+        Fraction held out for the validation loss (skorch ``ValidSplit``);
+        None trains on everything.
+    early_stopping : int or None
+        Patience (epochs) of early stopping on the validation loss.
+    callbacks : list of skorch callbacks or None
+        Extra callbacks (checkpoints, learning-rate schedules, ...).
+    contamination : float in (0, 0.5]
+        Fraction of training jets flagged as outliers: sets ``offset_``.
+    device : {"auto", "cpu", "cuda"}
+    random_state : int, RandomState instance or None
+        Seeds torch generators inside a forked RNG state; the global random
+        state is never touched.
+    warm_start : bool
+        Continue training the fitted network for ``max_epochs`` more epochs.
+    verbose : int
+        0 silent, 1 per-epoch log, 2 also a progress bar.
+    """
+
+    _score_batch_size = 4096
+
+    # ------------------------------------------------------------------ hooks
+    @abstractmethod
+    def _build_module(self):
+        """Return the torch module for ``self.image_shape_``."""
+
+    def _batch_energy(self, module, x):
+        """Per-jet energy of a batch (higher = more anomalous)."""
+        return module.energy(x)
+
+    def _extra_callbacks(self):
+        return []
+
+    def _net_class(self):
+        return _PerSampleLossNet
+
+    def _net_kwargs(self):
+        return {}
+
+    # ------------------------------------------------------------ validation
+    def _infer_image_shape(self, n_features):
+        if self.image_shape is not None:
+            shape = tuple(int(s) for s in self.image_shape)
+            if len(shape) != 2 or min(shape) < 1:
+                raise ValueError(f"image_shape must be (H, W) positive, got {self.image_shape!r}")
+            if shape[0] * shape[1] != n_features:
+                raise ValueError(
+                    f"image_shape={shape} needs {shape[0] * shape[1]} features, "
+                    f"X has {n_features}"
+                )
+            return shape
+        side = math.isqrt(n_features)
+        if side * side == n_features:
+            return (side, side)
+        return (1, n_features)
+
+    def _validate_images(self, X, *, reset):
+        """Validate ``X`` and return it as float32 ``(n, 1, H, W)``."""
+        shape4d = None
+        if hasattr(X, "ndim") and getattr(X, "ndim", 0) == 4:
+            X = np.asarray(X)
+            if X.shape[1] != 1:
+                raise ValueError(
+                    f"4-D input must be (n_samples, 1, H, W) single-channel images, "
+                    f"got shape {X.shape}"
+                )
+            shape4d = X.shape[2:]
+            X = X.reshape(X.shape[0], -1)
+        X = validate_data(self, X, reset=reset, dtype=[np.float32, np.float64])
+        if reset:
+            if shape4d is not None and self.image_shape is not None:
+                if tuple(self.image_shape) != tuple(shape4d):
+                    raise ValueError(
+                        f"image_shape={self.image_shape} does not match input images {shape4d}"
+                    )
+            self.image_shape_ = tuple(shape4d) if shape4d is not None else (
+                self._infer_image_shape(X.shape[1])
+            )
+        elif shape4d is not None and tuple(shape4d) != tuple(self.image_shape_):
+            raise ValueError(
+                f"X has images of shape {tuple(shape4d)}, but {type(self).__name__} was "
+                f"fitted on images of shape {self.image_shape_}"
+            )
+        return np.asarray(X, dtype=np.float32).reshape(X.shape[0], 1, *self.image_shape_)
+
+    def _check_params(self):
+        c = self.contamination
+        if not isinstance(c, numbers.Real) or not 0 < c <= 0.5:
+            raise ValueError(f"contamination must be a float in (0, 0.5], got {c!r}")
+        vf = self.validation_fraction
+        if vf is not None and not (isinstance(vf, numbers.Real) and 0 < vf < 1):
+            raise ValueError(f"validation_fraction must be None or in (0, 1), got {vf!r}")
+        for name in ("max_epochs", "batch_size"):
+            v = getattr(self, name)
+            if not isinstance(v, numbers.Integral) or v < 1:
+                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+
+    # -------------------------------------------------------------- training
+    def _callbacks(self):
+        cbs = []
+        if self.verbose and self.verbose >= 2:
+            cbs.append(("progress_bar", ProgressBar()))
+        if self.early_stopping:
+            if self.validation_fraction is None:
+                raise ValueError("early_stopping needs a validation_fraction")
+            cbs.append(("early_stopping", EarlyStopping(patience=int(self.early_stopping),
+                                                        load_best=True, sink=_silent)))
+        cbs += list(self._extra_callbacks())
+        cbs += [(f"user_{i}", cb) for i, cb in enumerate(self.callbacks or [])]
+        return [(name, cb) for name, cb in cbs if cb is not None]
+
+    def _make_net(self, device, seed):
+        split = (
+            ValidSplit(self.validation_fraction, stratified=False, random_state=seed)
+            if self.validation_fraction
+            else None
+        )
+        cbs = self._callbacks()
+        net = self._net_class()(
+            module=self._build_module(),
+            criterion=_MeanCriterion,
+            optimizer=torch.optim.Adam,
+            lr=self.lr,
+            optimizer__weight_decay=self.weight_decay,
+            max_epochs=self.max_epochs,
+            batch_size=self.batch_size,
+            iterator_train__shuffle=True,
+            train_split=split,
+            callbacks=cbs,
+            **({} if self.verbose else {"callbacks__print_log": None}),
+            device=device,
+            verbose=int(bool(self.verbose)),
+            **self._net_kwargs(),
+        )
+        return net
+
+    def _train(self, X, seed):
+        """Run the training loop on validated images (subclasses may extend)."""
+        self.net_.partial_fit(X, None)
+
+    def fit(self, X, y=None):
+        """Fit the detector on background jets.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, H*W) or (n_samples, 1, H, W)
+            Jet images, e.g. from :class:`jetad.JetImager`.
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        Returns
+        -------
+        self : object
+            The fitted detector.
+        """
+        self._check_params()
+        warm = bool(self.warm_start) and hasattr(self, "net_")
+        X = self._validate_images(X, reset=not warm)
+        if X.shape[0] < 2:
+            raise ValueError(
+                f"n_samples={X.shape[0]}: {type(self).__name__} needs at least 2 samples to fit"
+            )
+        device = _resolve_device(self.device)
+        seed = check_random_seed(self.random_state)
+        with _seeded_torch(seed, device):
+            if not warm:
+                self.net_ = self._make_net(device, seed)
+                self.net_.initialize()
+            self._train(X, seed)
+        self.train_scores_ = self._score(X)
+        self.offset_ = float(np.percentile(self.train_scores_, 100.0 * self.contamination))
+        return self
+
+    # --------------------------------------------------------------- scoring
+    def _batched(self, X, fn):
+        module = self.net_.module_
+        module.eval()
+        device = next(module.parameters()).device
+        out = []
+        with torch.no_grad():
+            for start in range(0, X.shape[0], self._score_batch_size):
+                xb = torch.as_tensor(X[start : start + self._score_batch_size]).to(device)
+                out.append(fn(module, xb).detach().cpu().double().numpy())
+        return np.concatenate(out, axis=0)
+
+    def _score(self, X):
+        return -self._batched(X, self._batch_energy).reshape(-1)
+
+    def score_samples(self, X):
+        """Negative energy of each jet: higher = more normal (sklearn convention).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, H*W) or (n_samples, 1, H, W)
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,), float64
+        """
+        check_is_fitted(self)
+        return self._score(self._validate_images(X, reset=False))
+
+    def decision_function(self, X):
+        """``score_samples(X) - offset_``: negative for outliers.
+
+        Returns
+        -------
+        decision : ndarray of shape (n_samples,), float64
+        """
+        return self.score_samples(X) - self.offset_
+
+    def predict(self, X):
+        """-1 for outliers (anomalous jets), +1 for inliers.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,), int
+        """
+        return np.where(self.decision_function(X) < 0, -1, 1)
+
+    def anomaly_score(self, X):
+        """Energy of each jet: higher = more anomalous (the physicists' sign).
+
+        Returns
+        -------
+        energy : ndarray of shape (n_samples,), float64
+        """
+        return -self.score_samples(X)
+
+    def encode(self, X):
+        """Latent coordinates of each jet (posterior means for variational models).
+
+        Returns
+        -------
+        z : ndarray of shape (n_samples, latent_dim), float64
+        """
+        check_is_fitted(self)
+        return self._batched(self._validate_images(X, reset=False), lambda m, x: m.encode(x))
+
+    def reconstruct(self, X):
+        """Decoded images, in the layout of the input (flat or ``(n, 1, H, W)``).
+
+        Returns
+        -------
+        X_rec : ndarray, float64
+        """
+        check_is_fitted(self)
+        images = self._validate_images(X, reset=False)
+        rec = self._batched(images, lambda m, x: m.reconstruct(x))
+        return rec if getattr(X, "ndim", 2) == 4 else rec.reshape(rec.shape[0], -1)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        return tags

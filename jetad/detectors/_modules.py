@@ -1,0 +1,116 @@
+"""Torch building blocks shared by the detectors.
+
+The convolutional encoder and decoder follow Table 2 of the NAE paper
+(arXiv:2206.14225): 3x3 convolutions with 8 filters and PReLU, one 2x2
+max-pooling, dense 400 -> 100 -> latent; the decoder mirrors it with a bilinear
+upsampling and a sigmoid output. Any image shape works: pooling uses
+``ceil_mode`` and the decoder crops its output back to ``(H, W)``, so the dense
+width is ``ceil(H/2) * ceil(W/2)`` (400 for 40x40 images).
+"""
+
+import math
+
+import torch
+from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
+
+__all__ = ["ConvDecoder", "ConvEncoder", "project_to_sphere"]
+
+
+def _maybe_sn(layer, use_sn):
+    return _spectral_norm(layer) if use_sn else layer
+
+
+def project_to_sphere(z, eps=1e-12):
+    """Map latent vectors onto the unit sphere ``S^{D-1}`` (row-wise L2 normalisation)."""
+    return z / z.norm(dim=-1, keepdim=True).clamp_min(eps)
+
+
+class ConvEncoder(nn.Module):
+    """Encoder of Table 2: five 3x3 convolutions, one max-pool, dense 400 -> 100 -> out.
+
+    Parameters
+    ----------
+    image_shape : tuple of int
+        ``(H, W)`` of the single-channel input images.
+    out_dim : int
+        Output width (the latent dimension, or twice it for a Gaussian posterior).
+    n_filters : int, default=8
+    hidden_dim : int, default=100
+    spectral_norm : bool, default=False
+        Wrap every convolution and dense layer in spectral normalisation.
+    """
+
+    def __init__(self, image_shape, out_dim, n_filters=8, hidden_dim=100, spectral_norm=False):
+        super().__init__()
+        h, w = image_shape
+        f, sn = n_filters, spectral_norm
+        self.image_shape = (h, w)
+        self.pooled_shape = (math.ceil(h / 2), math.ceil(w / 2))
+        flat = self.pooled_shape[0] * self.pooled_shape[1]
+        self.features = nn.Sequential(
+            _maybe_sn(nn.Conv2d(1, f, 3, 1, 1), sn), nn.PReLU(),
+            _maybe_sn(nn.Conv2d(f, f, 3, 1, 1), sn), nn.PReLU(),
+            nn.MaxPool2d(2, 2, ceil_mode=True),
+            _maybe_sn(nn.Conv2d(f, f, 3, 1, 1), sn), nn.PReLU(),
+            _maybe_sn(nn.Conv2d(f, f, 3, 1, 1), sn), nn.PReLU(),
+            _maybe_sn(nn.Conv2d(f, 1, 3, 1, 1), sn), nn.PReLU(),
+            nn.Flatten(),
+        )
+        self.head = nn.Sequential(
+            _maybe_sn(nn.Linear(flat, hidden_dim), sn), nn.PReLU(),
+            _maybe_sn(nn.Linear(hidden_dim, out_dim), sn),
+        )
+
+    def forward(self, x):
+        """Map images ``(n, 1, H, W)`` to ``(n, out_dim)`` (linear output)."""
+        return self.head(self.features(x))
+
+
+class ConvDecoder(nn.Module):
+    """Decoder of Table 2: dense latent -> 100 -> 400, four 3x3 convolutions, sigmoid.
+
+    Parameters
+    ----------
+    image_shape : tuple of int
+        ``(H, W)`` of the output images.
+    latent_dim : int
+    n_filters : int, default=8
+    hidden_dim : int, default=100
+    spectral_norm : bool, default=False
+    output_activation : {"sigmoid", "linear"}, default="sigmoid"
+    """
+
+    def __init__(self, image_shape, latent_dim, n_filters=8, hidden_dim=100,
+                 spectral_norm=False, output_activation="sigmoid"):
+        super().__init__()
+        h, w = image_shape
+        f, sn = n_filters, spectral_norm
+        self.image_shape = (h, w)
+        self.pooled_shape = (math.ceil(h / 2), math.ceil(w / 2))
+        flat = self.pooled_shape[0] * self.pooled_shape[1]
+        self.head = nn.Sequential(
+            _maybe_sn(nn.Linear(latent_dim, hidden_dim), sn), nn.PReLU(),
+            _maybe_sn(nn.Linear(hidden_dim, flat), sn), nn.PReLU(),
+        )
+        self.features = nn.Sequential(
+            _maybe_sn(nn.Conv2d(1, f, 3, 1, 1), sn), nn.PReLU(),
+            _maybe_sn(nn.Conv2d(f, f, 3, 1, 1), sn), nn.PReLU(),
+            nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False),
+            _maybe_sn(nn.Conv2d(f, f, 3, 1, 1), sn), nn.PReLU(),
+            _maybe_sn(nn.Conv2d(f, 1, 3, 1, 1), sn),
+        )
+        if output_activation == "sigmoid":
+            self.output = nn.Sigmoid()
+        elif output_activation == "linear":
+            self.output = nn.Identity()
+        else:
+            raise ValueError(
+                f"output_activation must be 'sigmoid' or 'linear', got {output_activation!r}"
+            )
+
+    def forward(self, z):
+        """Map latents ``(n, latent_dim)`` to images ``(n, 1, H, W)``."""
+        x = self.head(z).view(-1, 1, *self.pooled_shape)
+        x = self.features(x)[:, :, : self.image_shape[0], : self.image_shape[1]]
+        return self.output(x)
