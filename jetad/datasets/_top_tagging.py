@@ -1,0 +1,2 @@
+def load_top_tagging(*a, **k):
+    raise NotImplementedError
