@@ -1,0 +1,29 @@
+"""Metrics and scorers for anomaly detection on jets.
+
+Signal (anomaly) is labelled 1, background 0; anomaly scores are higher = more
+anomalous (``detector.anomaly_score(X)`` = ``-detector.score_samples(X)``).
+"""
+
+from ._anomaly import (
+    anomaly_auc,
+    anomaly_auc_scorer,
+    background_rejection,
+    background_rejection_scorer,
+    make_anomaly_scorer,
+    max_significance_improvement,
+    max_sic_scorer,
+    roc_curve_anomaly,
+    significance_improvement,
+)
+
+__all__ = [
+    "anomaly_auc",
+    "anomaly_auc_scorer",
+    "background_rejection",
+    "background_rejection_scorer",
+    "make_anomaly_scorer",
+    "max_significance_improvement",
+    "max_sic_scorer",
+    "roc_curve_anomaly",
+    "significance_improvement",
+]
