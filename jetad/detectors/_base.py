@@ -153,6 +153,11 @@ class BaseNeuralDetector(OutlierMixin, BaseEstimator):
                     f"got shape {X.shape}"
                 )
             shape4d = X.shape[2:]
+            if not reset and tuple(shape4d) != tuple(self.image_shape_):
+                raise ValueError(
+                    f"X has images of shape {tuple(shape4d)}, but {type(self).__name__} was "
+                    f"fitted on images of shape {self.image_shape_}"
+                )
             X = X.reshape(X.shape[0], -1)
         X = validate_data(self, X, reset=reset, dtype=[np.float32, np.float64])
         if reset:
@@ -163,11 +168,6 @@ class BaseNeuralDetector(OutlierMixin, BaseEstimator):
                     )
             self.image_shape_ = tuple(shape4d) if shape4d is not None else (
                 self._infer_image_shape(X.shape[1])
-            )
-        elif shape4d is not None and tuple(shape4d) != tuple(self.image_shape_):
-            raise ValueError(
-                f"X has images of shape {tuple(shape4d)}, but {type(self).__name__} was "
-                f"fitted on images of shape {self.image_shape_}"
             )
         return np.asarray(X, dtype=np.float32).reshape(X.shape[0], 1, *self.image_shape_)
 
