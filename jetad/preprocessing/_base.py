@@ -1,0 +1,158 @@
+"""Shared machinery of the stateless constituent transformers."""
+
+import numbers
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+
+from ..jets import _check_columns, as_ptetaphi
+
+__all__ = ["EmptyJetWarning"]
+
+# Jets per chunk: bounds the memory of the padded float64 intermediates.
+_CHUNK = 4096
+
+
+class EmptyJetWarning(UserWarning):
+    """Some jets of a batch gave an all-zero output (no constituents / no emissions)."""
+
+
+def _n_jets(X):
+    """Number of jets of ``X`` if it can be sliced along the jet axis, else None."""
+    if isinstance(X, (str, bytes, numbers.Number)) or X is None:
+        return None
+    if isinstance(X, np.ndarray) and X.ndim == 0:
+        return None
+    try:
+        return len(X)
+    except TypeError:
+        return None
+
+
+def _iter_chunks(X, columns, chunk=None):
+    """Validate ``X`` and yield ``(start, n_jets, pt, eta, phi, mask)`` chunk by chunk.
+
+    Input validation (types, shapes, columns, NaN/inf, negative pT or E, zero
+    jets) is done by :func:`jetad.jets.as_ptetaphi`; chunking only keeps the
+    float64 intermediates small for large inputs.
+    """
+    chunk = _CHUNK if chunk is None else chunk
+    n = _n_jets(X)
+    sliceable = (
+        isinstance(X, (list, tuple))
+        or type(X).__module__.startswith("awkward")
+        or (isinstance(X, np.ndarray) and (X.ndim == 3 or X.dtype == object))
+    )
+    if n is None or n <= chunk or not sliceable:
+        pt, eta, phi, mask = as_ptetaphi(X, columns)
+        yield 0, len(pt), pt, eta, phi, mask
+        return
+    for start in range(0, n, chunk):
+        yield (start, n, *as_ptetaphi(X[start:start + chunk], columns))
+
+
+def _check_shape_param(value, name, kind=numbers.Integral, positive=True):
+    """Return a (rows, cols) pair from a scalar or a pair."""
+    if isinstance(value, kind) and not isinstance(value, bool):
+        pair = (value, value)
+    elif isinstance(value, (tuple, list, np.ndarray)) and len(value) == 2:
+        pair = tuple(value)
+    else:
+        raise ValueError(f"{name} must be a {kind.__name__} or a pair of them, got {value!r}")
+    for v in pair:
+        if not isinstance(v, kind) or isinstance(v, bool) or not np.isfinite(v):
+            raise ValueError(f"{name} must be a {kind.__name__} or a pair of them, got {value!r}")
+        if positive and v <= 0:
+            raise ValueError(f"{name} must be positive, got {value!r}")
+    return pair
+
+
+def _warn_empty(n_empty, n_total, what):
+    if n_empty:
+        warnings.warn(
+            f"{n_empty} of {n_total} jets {what}; their output is all zero",
+            EmptyJetWarning,
+            stacklevel=3,
+        )
+
+
+class _ConstituentTransformer(TransformerMixin, BaseEstimator):
+    """Base of stateless transformers from jet constituents to 2-D images."""
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.requires_fit = False
+        tags.input_tags.two_d_array = False
+        tags.input_tags.three_d_array = True
+        tags.input_tags.allow_nan = False
+        tags.transformer_tags.preserves_dtype = []
+        return tags
+
+    # -- subclasses provide ---------------------------------------------------
+    def _image_shape(self):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _check_params(self):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _feature_prefix(self):
+        return "pixel"
+
+    # -- common API -----------------------------------------------------------
+    def _check_common_params(self):
+        _check_columns(self.columns)
+        if self.output_shape not in ("flat", "image"):
+            raise ValueError(
+                f"output_shape must be 'flat' or 'image', got {self.output_shape!r}"
+            )
+
+    def fit(self, X, y=None):
+        """Validate the parameters and the input; the transformer learns nothing.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_jets, n_constituents, n_columns), list of arrays or awkward array
+            Jet constituents, see :mod:`jetad.jets`.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : object
+            The unchanged transformer.
+        """
+        self._check_params()
+        for _ in _iter_chunks(X, self.columns):
+            pass
+        return self
+
+    def fit_transform(self, X, y=None, **fit_params):
+        """Same as :meth:`transform` (the transformer is stateless)."""
+        return self.transform(X)
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the output pixels, ``"<prefix>_<row>_<col>"`` in row-major order.
+
+        Parameters
+        ----------
+        input_features : None
+            Ignored (the output does not depend on input feature names).
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects, shape (H * W,)
+        """
+        self._check_params()
+        h, w = self._image_shape()
+        prefix = self._feature_prefix()
+        rows, cols = np.divmod(np.arange(h * w), w)
+        return np.asarray([f"{prefix}_{r}_{c}" for r, c in zip(rows, cols)], dtype=object)
+
+    def _finish(self, images):
+        """float32, flat or channel-first image output."""
+        images = np.asarray(images, dtype=np.float32)
+        n, h, w = images.shape
+        if self.output_shape == "image":
+            return images.reshape(n, 1, h, w)
+        return images.reshape(n, h * w)
