@@ -39,9 +39,12 @@ _DEFAULTS = {
     "qcd_lowpt": {**_COMMON, **_LOW_PT, "process": "qcd", "pthat_min": 100.0,
                   "pthat_max": 400.0},
     # Semi-visible dark jets: stable (invisible) dark pions and off-diagonal
-    # dark rhos, only the flavour-diagonal dark rho decays back to SM quarks.
-    "aachen": {**_COMMON, **_LOW_PT, **_HV_COMMON,
-               "mzprime": 600.0, "lambda_dark": 5.0, "m_pi_dark": 4.0, "m_rho_dark": 5.0,
+    # dark rhos, only the flavour-diagonal dark rho decays back to SM quarks;
+    # invisible fraction r_inv = 1 - prob_vector / n_flavors = 0.75. The Z' is
+    # heavier than for the fully visible kind because only ~25 % of the dark
+    # jet's momentum is visible.
+    "aachen": {**_COMMON, **_LOW_PT, **_HV_COMMON, "prob_vector": 0.5,
+               "mzprime": 1000.0, "lambda_dark": 5.0, "m_pi_dark": 4.0, "m_rho_dark": 5.0,
                "pi_diag_visible": False, "rho_diag_visible": True,
                "offdiag_visible": False},
     # Fully visible dark showers: every dark meson decays to a q qbar pair that

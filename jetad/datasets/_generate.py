@@ -373,11 +373,11 @@ def generate_jets(kind, n_jets, *, random_state=None, n_jobs=1, detector=True, o
         QCD dijets, pT-hat in [100, 400) GeV, leading jet 150 <= pT <= 300 GeV.
     ``"aachen"``
         Semi-visible dark showers (Pythia Hidden Valley, Z' -> q_v q_v-bar with
-        ``mzprime=600``, dark SU(3), 2 flavours, ``lambda_dark=5``,
-        ``m_pi_dark=4``, ``m_rho_dark=5``): dark pions and off-diagonal dark
-        rhos are stable and invisible, only the diagonal dark rho decays to
-        SM quarks -> sparser jets than QCD. Same jet selection as
-        ``"qcd_lowpt"``.
+        ``mzprime=1000``, dark SU(3), 2 flavours, ``lambda_dark=5``,
+        ``m_pi_dark=4``, ``m_rho_dark=5``, ``prob_vector=0.5``): dark pions
+        and off-diagonal dark rhos are stable and invisible, only the diagonal
+        dark rho decays to SM quarks (invisible fraction r_inv = 0.75) ->
+        sparser jets than QCD. Same jet selection as ``"qcd_lowpt"``.
     ``"heidelberg"``
         Fully visible dark showers (``mzprime=500``, ``lambda_dark=10``,
         ``m_pi_dark=10``, ``m_rho_dark=12``): every dark meson decays to a light
@@ -456,6 +456,15 @@ def generate_jets(kind, n_jets, *, random_state=None, n_jobs=1, detector=True, o
     import_optional("fastjet")
     import_optional("awkward")
 
+    lock = _io.generation_lock(output) if output is not None else contextlib.nullcontext()
+    with lock:
+        X, info = _generate(kind, n_jets, card, random_state, n_jobs, bool(detector), output,
+                            chunk_size, progress)
+    return (X, info) if return_info else X
+
+
+def _generate(kind, n_jets, card, random_state, n_jobs, detector, output, chunk_size,
+              progress):
     partial = _io.partial_path(output) if output is not None else None
     state = None
     if partial is not None and os.path.exists(partial):
@@ -482,7 +491,7 @@ def generate_jets(kind, n_jets, *, random_state=None, n_jobs=1, detector=True, o
                 f"({_diff(stored, settings)}); delete it or choose another output path"
             )
         X, info = _io.load_jets(output)
-        return (X, info) if return_info else X
+        return X, info
 
     sizes = [min(chunk_size, n_jets - i) for i in range(0, n_jets, chunk_size)]
     done_stats = []
@@ -526,7 +535,7 @@ def generate_jets(kind, n_jets, *, random_state=None, n_jobs=1, detector=True, o
         X, info = _io.load_jets(output)
     else:
         X = np.concatenate(results)
-    return (X, info) if return_info else X
+    return X, info
 
 
 def _diff(a, b):

@@ -66,6 +66,9 @@ def atomic_path(path):
     fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".",
                                suffix=".tmp")
     os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; use the usual permissions
     try:
         yield tmp
         os.replace(tmp, path)
@@ -296,3 +299,35 @@ def read_settings(path):
         return None if raw is None else json.loads(raw)
     finally:
         f.close()
+
+
+@contextlib.contextmanager
+def generation_lock(path):
+    """Exclusive lock for generating ``path`` (one writer per output file).
+
+    Another process already generating the same file is waited for (a warning
+    says so); afterwards the caller finds the finished file and loads it.
+    Uses ``fcntl.flock`` (released automatically if the process dies); a no-op
+    where ``fcntl`` is unavailable.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    path = os.path.abspath(os.fspath(path))
+    lock = os.path.join(os.path.dirname(path), "." + os.path.basename(path) + ".lock")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            import warnings
+
+            warnings.warn(f"another process is generating {path!r}; waiting for it to finish",
+                          stacklevel=3)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
