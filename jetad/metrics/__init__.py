@@ -10,8 +10,8 @@ from ._anomaly import (
     background_rejection,
     background_rejection_scorer,
     make_anomaly_scorer,
-    max_significance_improvement,
     max_sic_scorer,
+    max_significance_improvement,
     roc_curve_anomaly,
     significance_improvement,
 )

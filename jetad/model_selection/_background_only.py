@@ -344,14 +344,12 @@ class BackgroundOnly(OutlierMixin, MetaEstimatorMixin, BaseEstimator):
         Returns
         -------
         routing : MetadataRouter
-            ``fit`` is routed to ``detector.fit``, ``score_samples`` to
-            ``detector.score_samples``.
+            Metadata of ``fit`` is routed to ``detector.fit``; the scoring
+            methods take no metadata.
         """
         return MetadataRouter(owner=self).add(
             detector=self.detector,
-            method_mapping=MethodMapping()
-            .add(caller="fit", callee="fit")
-            .add(caller="score_samples", callee="score_samples"),
+            method_mapping=MethodMapping().add(caller="fit", callee="fit"),
         )
 
     def __sklearn_tags__(self):

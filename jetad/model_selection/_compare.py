@@ -10,8 +10,7 @@ from collections import Counter
 import numpy as np
 from sklearn.base import clone
 from sklearn.model_selection import StratifiedShuffleSplit
-from sklearn.utils import _safe_indexing, check_consistent_length, check_random_state
-from sklearn.utils import column_or_1d
+from sklearn.utils import _safe_indexing, check_consistent_length, check_random_state, column_or_1d
 from sklearn.utils.parallel import Parallel, delayed
 
 from ..metrics import anomaly_auc, background_rejection
@@ -40,7 +39,7 @@ def _named_detectors(detectors):
                 seen[name] += 1
                 name = f"{name}-{seen[name]}"
             unique.append(name)
-        items = list(zip(unique, detectors))
+        items = list(zip(unique, detectors, strict=True))
     if not items:
         raise ValueError("detectors is empty.")
     for name, det in items:
@@ -61,7 +60,9 @@ def _seed_estimator(estimator, seed):
     return estimator
 
 
-def _fit_and_score(name, detector, X, y_signal, train, test, repeat, seed, efficiencies):
+def _fit_and_score(
+    name, detector, X, y_signal, train, test, repeat, seed, efficiencies, zero_background
+):
     if isinstance(detector, BackgroundOnly):  # we filter here already
         detector = detector.detector
     detector = _seed_estimator(clone(detector), seed)
@@ -74,7 +75,9 @@ def _fit_and_score(name, detector, X, y_signal, train, test, repeat, seed, effic
     score_time = time.perf_counter() - start
     y_test = y_signal[test]
     auc = anomaly_auc(y_test, scores)
-    rejection = np.atleast_1d(background_rejection(y_test, scores, efficiencies))
+    rejection = np.atleast_1d(
+        background_rejection(y_test, scores, efficiencies, zero_background=zero_background)
+    )
     return {
         "name": name,
         "repeat": repeat,
@@ -100,6 +103,7 @@ def compare_detectors(
     test_size=0.5,
     signal_efficiency=0.2,
     background_label=0,
+    zero_background="warn",
     random_state=None,
     n_jobs=None,
     as_frame="auto",
@@ -141,6 +145,10 @@ def compare_detectors(
         Working point(s) ε_S for 1/ε_B.
     background_label : int, float, bool or str, default=0
         Label of the background class.
+    zero_background : {"warn", "inf", "bound"}, default="warn"
+        Rejection where no test background passes the cut, see
+        :func:`~jetad.metrics.background_rejection`: ``inf`` (with a warning
+        for ``"warn"``) or the lower bound N_B (``"bound"``).
     random_state : int, RandomState instance or None, default=None
         Seeds the splits and the per-repeat detector seeds; an int makes the
         result reproducible (up to the timings), whatever ``n_jobs``. A
@@ -167,8 +175,9 @@ def compare_detectors(
         - ``auc_mean``, ``auc_std``, ``auc_per_fit`` (array of ``n_repeats``);
         - for each working point ε_S (formatted with ``%g``, e.g. ``0.2``):
           ``rejection_<ε_S>_mean``, ``rejection_<ε_S>_std``,
-          ``rejection_<ε_S>_per_fit``; ``inf`` where no test background passed
-          the cut (then the mean is ``inf`` and the std ``nan``);
+          ``rejection_<ε_S>_per_fit``; where no test background passed the
+          cut see ``zero_background`` (with ``inf`` the mean is ``inf`` and the
+          std ``nan``);
         - ``fit_time_mean``, ``fit_time_std``, ``fit_time_per_fit``,
           ``score_time_mean`` (seconds);
         - ``n_repeats``, ``n_train_background`` (mean number of background
@@ -216,9 +225,14 @@ def compare_detectors(
     y_signal = np.asarray(y != background_label, dtype=bool).reshape(y.shape)
     if y_signal.all() or not y_signal.any():
         raise ValueError(
-            "y must contain background (background_label="
+            "y must contain both background (background_label="
             f"{background_label!r}) and signal rows; labels are "
             f"{np.unique(y)[:10].tolist()}."
+        )
+    if zero_background not in ("warn", "inf", "bound"):
+        raise ValueError(
+            "zero_background must be 'warn', 'inf' or 'bound', got "
+            f"{zero_background!r}."
         )
     if as_frame is True:
         from ..utils import import_optional
@@ -235,7 +249,8 @@ def compare_detectors(
 
     results = Parallel(n_jobs=n_jobs)(
         delayed(_fit_and_score)(
-            name, det, X, y_signal, train, test, repeat, int(seeds[repeat]), efficiencies
+            name, det, X, y_signal, train, test, repeat, int(seeds[repeat]),
+            efficiencies, zero_background,
         )
         for name, det in named
         for repeat, (train, test) in enumerate(splits)
@@ -288,12 +303,7 @@ def _add_stats(row, key, values):
 
 def _to_table(rows, n_repeats, as_frame):
     if as_frame == "auto":
-        try:
-            import pandas  # noqa: F401
-        except ImportError:
-            as_frame = False
-        else:
-            as_frame = True
+        as_frame = _has_pandas()
     if as_frame:
         import pandas as pd
 
@@ -310,6 +320,14 @@ def _to_table(rows, n_repeats, as_frame):
         else:
             dtype.append((key, np.float64))
     return np.array([tuple(r[k] for k, *_ in dtype) for r in rows], dtype=dtype)
+
+
+def _has_pandas():
+    try:
+        import pandas  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def _records(table):
