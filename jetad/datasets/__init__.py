@@ -8,6 +8,7 @@ from ._cards import KINDS, default_card
 from ._detector import detector_response
 from ._generate import generate_jets
 from ._io import load_jets, save_jets
+from ._mixing import make_contaminated_sample
 from ._top_tagging import load_top_tagging
 
 __all__ = [
@@ -17,5 +18,6 @@ __all__ = [
     "generate_jets",
     "load_jets",
     "load_top_tagging",
+    "make_contaminated_sample",
     "save_jets",
 ]

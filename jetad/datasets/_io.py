@@ -157,6 +157,12 @@ def _open_for_reading(path):
     except OSError as exc:
         raise ValueError(f"{path!r} is not a readable HDF5 file (corrupt or truncated?): "
                          f"{exc}") from exc
+    if "X" in f and not bool(f.attrs.get("complete", True)):
+        f.close()
+        raise ValueError(
+            f"{path!r} is an unfinished generation file; rerun generate_jets with the "
+            f"same arguments to complete it"
+        )
     if "X" not in f or "info" not in f.attrs:
         f.close()
         raise ValueError(f"{path!r} is not a jetad jet file (no 'X' dataset or 'info' "
@@ -191,11 +197,6 @@ def load_jets(path):
     path = os.fspath(path)
     f = _open_for_reading(path)
     try:
-        if not bool(f.attrs.get("complete", True)):
-            raise ValueError(
-                f"{path!r} is an unfinished generation file; rerun generate_jets with the "
-                f"same arguments to complete it"
-            )
         try:
             X = f["X"][...]
             info = json.loads(f.attrs["info"])
