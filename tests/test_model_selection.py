@@ -206,6 +206,23 @@ def test_grid_search_fits_only_background(toy):
     )
 
 
+def test_grid_search_with_metadata_routing_enabled(toy):
+    X, y = toy
+    w = np.ones(len(y))
+    with config_context(enable_metadata_routing=True):
+        det = RecordingDetector().set_fit_request(sample_weight=True)
+        search = GridSearchCV(
+            BackgroundOnly(det), {"detector__shift": [3.0, 0.0]},
+            scoring={"auc": anomaly_auc_scorer,
+                     "rej": make_anomaly_scorer("background_rejection",
+                                                zero_background="bound")},
+            refit="auc", cv=StratifiedKFold(3, shuffle=True, random_state=0),
+        ).fit(X, y, sample_weight=w)
+    assert search.best_params_ == {"detector__shift": 0.0}
+    np.testing.assert_array_equal(search.best_estimator_.detector_.sample_weight_,
+                                  np.ones(N_BKG))
+
+
 def test_grid_search_pipeline_inside(toy):
     X, y = toy
     pipe = Pipeline([("scale", StandardScaler()),

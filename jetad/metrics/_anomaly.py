@@ -558,10 +558,18 @@ def make_anomaly_scorer(metric="auc", *, signal_efficiency=0.2, pos_label=1, **k
     --------
     anomaly_auc_scorer, background_rejection_scorer, max_sic_scorer :
         Ready-made scorers.
+    jetad.model_selection.BackgroundOnly : Fit on the background of each fold.
+
+    Notes
+    -----
+    Every test fold must contain signal and background, otherwise the metric
+    raises and the search records ``nan``. Outlier detectors are not
+    classifiers, so ``cv=5`` means an unshuffled ``KFold``; pass
+    ``cv=StratifiedKFold(5, shuffle=True, random_state=0)``.
 
     Examples
     --------
-    >>> from sklearn.model_selection import GridSearchCV
+    >>> from sklearn.model_selection import GridSearchCV, StratifiedKFold
     >>> from sklearn.ensemble import IsolationForest
     >>> from jetad.metrics import make_anomaly_scorer
     >>> from jetad.model_selection import BackgroundOnly
@@ -572,6 +580,7 @@ def make_anomaly_scorer(metric="auc", *, signal_efficiency=0.2, pos_label=1, **k
     ...              "rej": make_anomaly_scorer("background_rejection",
     ...                                         zero_background="bound")},
     ...     refit="auc",
+    ...     cv=StratifiedKFold(5, shuffle=True, random_state=0),
     ... )
     """
     if callable(metric):
