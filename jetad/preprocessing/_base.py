@@ -30,12 +30,13 @@ def _n_jets(X):
         return None
 
 
-def _iter_chunks(X, columns, chunk=None):
-    """Validate ``X`` and yield ``(start, n_jets, pt, eta, phi, mask)`` chunk by chunk.
+def _iter_chunks(X, columns, chunk=None, convert=as_ptetaphi):
+    """Validate ``X`` and yield ``(start, n_jets, *convert(chunk, columns))`` chunk by chunk.
 
     Input validation (types, shapes, columns, NaN/inf, negative pT or E, zero
-    jets) is done by :func:`jetad.jets.as_ptetaphi`; chunking only keeps the
-    float64 intermediates small for large inputs.
+    jets) is done by :func:`jetad.jets.as_padded` inside ``convert`` (default
+    :func:`jetad.jets.as_ptetaphi`, yielding ``pt, eta, phi, mask``); chunking
+    only keeps the float64 intermediates small for large inputs.
     """
     chunk = _CHUNK if chunk is None else chunk
     n = _n_jets(X)
@@ -45,11 +46,11 @@ def _iter_chunks(X, columns, chunk=None):
         or (isinstance(X, np.ndarray) and (X.ndim == 3 or X.dtype == object))
     )
     if n is None or n <= chunk or not sliceable:
-        pt, eta, phi, mask = as_ptetaphi(X, columns)
-        yield 0, len(pt), pt, eta, phi, mask
+        out = convert(X, columns)
+        yield (0, len(out[0]), *out)
         return
     for start in range(0, n, chunk):
-        yield (start, n, *as_ptetaphi(X[start:start + chunk], columns))
+        yield (start, n, *convert(X[start:start + chunk], columns))
 
 
 def _check_shape_param(value, name, kind=numbers.Integral, positive=True):
@@ -149,10 +150,10 @@ class _ConstituentTransformer(TransformerMixin, BaseEstimator):
         rows, cols = np.divmod(np.arange(h * w), w)
         return np.asarray([f"{prefix}_{r}_{c}" for r, c in zip(rows, cols)], dtype=object)
 
-    def _finish(self, images):
-        """float32, flat or channel-first image output."""
+    def _finish(self, images, n_channels=1):
+        """(n, C * H, W) -> float32, flat ``(n, C * H * W)`` or channel-first ``(n, C, H, W)``."""
         images = np.asarray(images, dtype=np.float32)
-        n, h, w = images.shape
+        n, ch, w = images.shape
         if self.output_shape == "image":
-            return images.reshape(n, 1, h, w)
-        return images.reshape(n, h * w)
+            return images.reshape(n, n_channels, ch // n_channels, w)
+        return images.reshape(n, ch * w)
