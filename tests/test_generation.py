@@ -81,6 +81,9 @@ def test_card_overrides_are_applied():
     pt, _ = _jet_kinematics(X)
     assert pt.min() >= 600.0 * (1 - 1e-5)
     assert info["card"]["pt_min"] == 600.0 and info["card"]["n_constituents"] == 50
+    # a narrow window: many batches select nothing, which must work too
+    X = generate_jets("qcd", 2, random_state=0, chunk_size=1, progress=False, pt_min=645.0)
+    assert X.shape == (2, 200, 4) and _jet_kinematics(X)[0].min() >= 645.0 * (1 - 1e-5)
 
 
 # --------------------------------------------------------------------------- reproducibility

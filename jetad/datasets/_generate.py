@@ -21,7 +21,7 @@ _PYTHIA_SEED_MAX = 900_000_000
 _INVISIBLE_IDS = (12, 14, 16, 51, 52, 53)
 # a rough prior on the selection efficiency, only used to size the first batch
 _EFF_GUESS = {"qcd": 0.25, "top": 0.15, "qcd_lowpt": 0.2, "aachen": 0.3, "heidelberg": 0.3}
-_MAX_EVENTS_PER_JET = 2000  # give up if the selection is hopeless
+_MAX_EVENTS_NO_JET = 20_000  # give up if no jet passes in this many events
 
 
 # ---------------------------------------------------------------------------
@@ -143,7 +143,7 @@ def _flat_event_record(batch):
         "pz": ak.to_numpy(flat.p.pz),
         "e": ak.to_numpy(flat.p.e),
     }
-    offsets = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    offsets = np.cumsum(counts) - counts
     event = np.repeat(np.arange(len(counts)), counts)
     return rec, event, offsets
 
@@ -232,8 +232,8 @@ def _process_batch(batch, card, detector, rng, table):
     has_jet = ~ak.to_numpy(ak.is_none(lead_idx))
     ev_sel = np.flatnonzero(has_jet)
     lead_idx = lead_idx[has_jet]
-    n_cons = ak.to_numpy(ak.num(lead_idx, axis=1)).astype(np.int64)
-    obj_offsets = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    n_cons = np.asarray(ak.to_numpy(ak.num(lead_idx, axis=1)), dtype=np.int64)
+    obj_offsets = np.cumsum(counts) - counts
     cons_global = ak.to_numpy(ak.flatten(lead_idx)).astype(np.int64) + np.repeat(
         obj_offsets[ev_sel], n_cons
     )
@@ -243,7 +243,7 @@ def _process_batch(batch, card, detector, rng, table):
     cpt = np.hypot(cons[:, 1], cons[:, 2])
     order = np.lexsort((-cpt, jet_of))
     cons, jet_of = cons[order], jet_of[order]
-    starts = np.concatenate([[0], np.cumsum(n_cons)[:-1]])
+    starts = np.cumsum(n_cons) - n_cons
     pos = np.arange(len(jet_of)) - np.repeat(starts, n_cons)
     width = card["n_constituents"]
     keep = pos < width
@@ -288,7 +288,7 @@ def _generate_chunk(card, kind, detector, base_seed, chunk_index, n_target):
         jets.append(X)
         n_have += len(X)
         eff = max(n_have, 0.5) / max(n_events, 1)
-        if n_have == 0 and n_events > 50 * _MAX_EVENTS_PER_JET:
+        if n_have == 0 and n_events >= _MAX_EVENTS_NO_JET:
             raise RuntimeError(
                 f"no jet passed the selection in {n_events} {kind!r} events; check the "
                 f"pt_min/pt_max/eta_max and process parameters"
@@ -476,7 +476,8 @@ def _generate(kind, n_jets, card, random_state, n_jobs, detector, output, chunk_
             seed = (_io.read_settings(output) or {}).get("seed")
         else:
             seed = None
-        seed = check_random_seed(None) if seed is None else seed
+        if seed is None:  # fresh OS entropy, without touching numpy's global RNG
+            seed = int(np.random.SeedSequence().entropy % (2**31 - 1))
     else:
         seed = check_random_seed(random_state)
     settings = {"kind": kind, "n_jets": n_jets, "chunk_size": chunk_size,
