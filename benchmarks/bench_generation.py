@@ -20,7 +20,7 @@ import os
 import platform
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 
@@ -121,7 +121,7 @@ def main(argv=None):
     result = {
         "benchmark": "generation",
         "command": "python " + " ".join([os.path.relpath(__file__)] + sys.argv[1:]),
-        "date_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "date_utc": datetime.now(UTC).isoformat(timespec="seconds"),
         "versions": _versions(),
         "machine": _machine(),
         "notes": "single worker process (n_jobs=1), detector response on, Pythia "

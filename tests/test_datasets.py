@@ -10,6 +10,7 @@ import pytest
 
 from jetad.datasets import (
     KINDS,
+    _io,
     default_card,
     detector_response,
     generate_jets,
@@ -17,7 +18,6 @@ from jetad.datasets import (
     load_top_tagging,
     save_jets,
 )
-from jetad.datasets import _io
 from jetad.datasets._cards import pythia_settings, resolve_card
 
 

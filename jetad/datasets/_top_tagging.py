@@ -39,7 +39,7 @@ def _runs(positions):
     breaks = np.flatnonzero(np.diff(positions) != 1) + 1
     starts = np.concatenate([[0], breaks])
     stops = np.concatenate([breaks, [positions.size]])
-    return [(int(positions[a]), int(positions[b - 1]) + 1) for a, b in zip(starts, stops)]
+    return [(int(positions[a]), int(positions[b - 1]) + 1) for a, b in zip(starts, stops, strict=True)]
 
 
 class _FixedFrame:
