@@ -6,7 +6,7 @@ import warnings
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from ..jets import _check_columns, as_ptetaphi
+from ..jets import P4_COLUMNS, _check_columns, as_padded, as_ptetaphi, ptetaphi_from_p4s
 
 __all__ = ["EmptyJetWarning"]
 
@@ -51,6 +51,53 @@ def _iter_chunks(X, columns, chunk=None, convert=as_ptetaphi):
         return
     for start in range(0, n, chunk):
         yield (start, n, *convert(X[start:start + chunk], columns))
+
+
+def _flat_ptetaphi(X, columns):
+    """Validate ``X`` and return its real constituents as flat arrays.
+
+    Same validation and padding rule as :func:`jetad.jets.as_ptetaphi`, but the
+    coordinates are computed for the real constituents only (the padding of a
+    typical 200-wide array is 3/4 of it).
+
+    Returns
+    -------
+    counts : ndarray of int, shape (n_jets,)
+        Constituents per jet.
+    jet : ndarray of int, shape (n,)
+        Jet index of each constituent (non-decreasing).
+    pt, eta, phi : ndarray of shape (n,)
+    eta_lead, phi_lead : ndarray of shape (n_jets,)
+        Coordinates of the leading (highest-pT) constituent of each jet
+        (0 for jets without constituents).
+    """
+    columns = _check_columns(columns)
+    Xp = as_padded(X, columns)
+    rows = np.arange(len(Xp))
+    if set(P4_COLUMNS) <= set(columns):
+        idx = [columns.index(c) for c in P4_COLUMNS]
+        p4 = Xp if idx == list(range(Xp.shape[-1])) else Xp[..., idx]
+        pt2 = p4[..., 1] ** 2 + p4[..., 2] ** 2
+        mask = (p4[..., 0] > 0) & (pt2 > 0)
+        lead = np.argmax(np.where(mask, pt2, -1.0), axis=1)
+        flat = ptetaphi_from_p4s(p4[mask])
+        pt, eta, phi = flat[:, 0], flat[:, 1], flat[:, 2]
+        lead_ptetaphi = ptetaphi_from_p4s(p4[rows, lead])
+        eta_lead, phi_lead = lead_ptetaphi[:, 1], lead_ptetaphi[:, 2]
+    else:
+        cpt = Xp[..., columns.index("pt")]
+        ceta = Xp[..., columns.index("eta" if "eta" in columns else "y")]
+        cphi = Xp[..., columns.index("phi")]
+        mask = cpt > 0
+        lead = np.argmax(cpt, axis=1)
+        pt, eta, phi = cpt[mask], ceta[mask], cphi[mask]
+        eta_lead, phi_lead = ceta[rows, lead], cphi[rows, lead]
+    counts = mask.sum(axis=1)
+    empty = counts == 0
+    eta_lead = np.where(empty, 0.0, eta_lead)
+    phi_lead = np.where(empty, 0.0, phi_lead)
+    jet = np.repeat(rows, counts)
+    return counts, jet, pt, eta, phi, eta_lead, phi_lead
 
 
 def _check_shape_param(value, name, kind=numbers.Integral, positive=True):
@@ -124,7 +171,7 @@ class _ConstituentTransformer(TransformerMixin, BaseEstimator):
             The unchanged transformer.
         """
         self._check_params()
-        for _ in _iter_chunks(X, self.columns):
+        for _ in _iter_chunks(X, self.columns, convert=lambda x, c: (as_padded(x, c),)):
             pass
         return self
 

@@ -4,7 +4,13 @@ import numbers
 
 import numpy as np
 
-from ._base import _check_shape_param, _ConstituentTransformer, _iter_chunks, _warn_empty
+from ._base import (
+    _check_shape_param,
+    _ConstituentTransformer,
+    _flat_ptetaphi,
+    _iter_chunks,
+    _warn_empty,
+)
 
 __all__ = ["JetImager"]
 
@@ -183,52 +189,47 @@ class JetImager(_ConstituentTransformer):
         self._check_params()
         h, w = self._image_shape()
         out, n_empty = None, 0
-        for start, n_jets, pt, eta, phi, mask in _iter_chunks(X, self.columns):
-            images, empty = self._pixelate(pt, eta, phi, mask)
+        for start, n_jets, *flat in _iter_chunks(X, self.columns, convert=_flat_ptetaphi):
             if out is None:
-                out = np.empty((n_jets, h * w), dtype=np.float32)
-            out[start:start + len(empty)] = images.reshape(len(empty), h * w)
-            n_empty += int(empty.sum())
+                out = np.zeros((n_jets, h * w), dtype=np.float32)
+            counts = flat[0]
+            self._pixelate(*flat, out=out[start:start + len(counts)])
+            n_empty += int(np.sum(counts == 0))
         _warn_empty(n_empty, len(out), "have no constituents")
         return self._finish(out.reshape(len(out), h, w))
 
-    def _pixelate(self, pt, eta, phi, mask):
-        """(n, m) padded pt, eta, phi, mask -> (n, H, W) float64 images, empty flags."""
-        n = pt.shape[0]
+    def _pixelate(self, counts, jet, pt, eta, phi, eta_lead, phi_lead, out):
+        """Fill ``out`` (n, H * W) float32 zeros with the images of flat constituents."""
+        n = len(counts)
         h, w = self._image_shape()
         d_eta, d_phi = (float(v) for v in _check_shape_param(
             self.pixel_size, "pixel_size", numbers.Real))
 
-        # Azimuth relative to the leading constituent (padded rows have pt = 0).
-        lead = np.argmax(pt, axis=1)
-        rows_n = np.arange(n)
-        phi_lead = phi[rows_n, lead]
-
-        # From here on only real constituents, as flat arrays with a jet index.
-        jet, idx = np.nonzero(mask)
-        wgt = pt[jet, idx]
-        x = eta[jet, idx]
-        y = _wrap(phi[jet, idx] - phi_lead[jet])
+        wgt = pt
+        x = eta
+        y = _wrap(phi - phi_lead[jet])  # azimuth relative to the leading constituent
         sumw = np.bincount(jet, weights=wgt, minlength=n)
-        empty = sumw <= 0
-        inv = 1.0 / np.where(empty, 1.0, sumw)
+        inv = 1.0 / np.where(sumw > 0, sumw, 1.0)
 
         center = self.center
         if center is True or center == "centroid":
             x = x - (np.bincount(jet, weights=wgt * x, minlength=n) * inv)[jet]
             y = y - (np.bincount(jet, weights=wgt * y, minlength=n) * inv)[jet]
         elif center == "leading":
-            x = x - eta[rows_n, lead][jet]
+            x = x - eta_lead[jet]
         else:  # no translation: absolute coordinates
             y = _wrap(y + phi_lead[jet])
 
         if self.rotate:
-            xm = (np.bincount(jet, weights=wgt * x, minlength=n) * inv)[jet]
-            ym = (np.bincount(jet, weights=wgt * y, minlength=n) * inv)[jet]
-            dx, dy = x - xm, y - ym
-            cxx = np.bincount(jet, weights=wgt * dx * dx, minlength=n)
+            if center is True or center == "centroid":
+                dx, dy = x, y  # already relative to the centroid
+            else:
+                dx = x - (np.bincount(jet, weights=wgt * x, minlength=n) * inv)[jet]
+                dy = y - (np.bincount(jet, weights=wgt * y, minlength=n) * inv)[jet]
+            wdx = wgt * dx
+            cxx = np.bincount(jet, weights=wdx * dx, minlength=n)
             cyy = np.bincount(jet, weights=wgt * dy * dy, minlength=n)
-            cxy = np.bincount(jet, weights=wgt * dx * dy, minlength=n)
+            cxy = np.bincount(jet, weights=wdx * dy, minlength=n)
             theta = 0.5 * np.arctan2(2.0 * cxy, cxx - cyy)  # major-axis angle
             s, c = np.sin(theta)[jet], np.cos(theta)[jet]
             # rotate by pi/2 - theta: the major axis goes to +phi
@@ -238,31 +239,38 @@ class JetImager(_ConstituentTransformer):
         y = np.round(y, _COORD_DECIMALS)
 
         if self.flip:
-            right = np.bincount(jet, weights=wgt * (x > 0), minlength=n)
-            left = np.bincount(jet, weights=wgt * (x < 0), minlength=n)
-            up = np.bincount(jet, weights=wgt * (y > 0), minlength=n)
-            down = np.bincount(jet, weights=wgt * (y < 0), minlength=n)
-            x = np.where((right > left)[jet], -x, x)
-            y = np.where((up > down)[jet], -y, y)
+            # net pT on the positive side: sum w * sign(x)
+            flip_x = np.bincount(jet, weights=wgt * np.sign(x), minlength=n) > 0
+            flip_y = np.bincount(jet, weights=wgt * np.sign(y), minlength=n) > 0
+            x = np.where(flip_x[jet], -x, x)
+            y = np.where(flip_y[jet], -y, y)
 
-        col = np.floor(x / d_eta + 0.5 * w)
-        row = np.floor(0.5 * h - y / d_phi)
+        col = np.floor(x * (1.0 / d_eta) + 0.5 * w)
+        row = np.floor(0.5 * h - y * (1.0 / d_phi))
         inside = (col >= 0) & (col < w) & (row >= 0) & (row < h)
-        flat = (jet[inside] * h + row[inside].astype(np.int64)) * w + col[inside].astype(np.int64)
-        images = np.bincount(flat, weights=wgt[inside], minlength=n * h * w).reshape(n, h, w)
+        jet_in, wgt_in = jet[inside], wgt[inside]
+        if self.normalize:
+            total = np.bincount(jet_in, weights=wgt_in, minlength=n)
+            wgt_in = wgt_in / np.where(total > 0, total, 1.0)[jet_in]
+        pix = row[inside].astype(np.intp) * w + col[inside].astype(np.intp)
+        flat_out = out.reshape(-1)
+        np.add.at(flat_out, jet_in * (h * w) + pix, wgt_in.astype(np.float32))
 
-        return self._postprocess(images), empty
+        if (self.pt_power is not None and self.pt_power != 1) or _sigma_on(self.gaussian_sigma):
+            images = out.reshape(n, h, w).astype(np.float64)
+            out[...] = self._postprocess(images).reshape(n, h * w)
+        return out
 
     def _postprocess(self, images):
-        """Normalise, reweight and smooth (n, H, W) float64 images in place where possible."""
+        """pT^n reweighting and Gaussian filter of (n, H, W) float64 images."""
         if self.normalize:
-            _renormalize(images)
+            _renormalize(images)  # exact float64 sums before the nonlinear steps
         if self.pt_power is not None and self.pt_power != 1:
             before = None if self.normalize else images.sum(axis=(1, 2))
             np.power(images, float(self.pt_power), out=images)
             _renormalize(images, before)
         sigma = self.gaussian_sigma
-        if sigma is not None and np.any(np.asarray(sigma, dtype=float) > 0):
+        if _sigma_on(sigma):
             from scipy.ndimage import gaussian_filter
 
             s_r, s_c = (float(v) for v in np.broadcast_to(np.asarray(sigma, float), (2,)))
@@ -272,6 +280,10 @@ class JetImager(_ConstituentTransformer):
             np.clip(images, 0.0, None, out=images)
             _renormalize(images, before)
         return images
+
+
+def _sigma_on(sigma):
+    return sigma is not None and bool(np.any(np.asarray(sigma, dtype=float) > 0))
 
 
 def _renormalize(images, target=None):
