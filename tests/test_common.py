@@ -15,6 +15,9 @@ _COMMON_XFAIL = {
     "check_methods_sample_order_invariance": _FLOAT32_BATCHING,
 }
 EXPECTED_FAILED_CHECKS = {"AEDetector": _COMMON_XFAIL, "VAEDetector": _COMMON_XFAIL}
+# GMVAE: same convolutional float32 network. DVAE: its dense float32 layers have the
+# same batch-composition dependence (seen in check_methods_subset_invariance).
+EXPECTED_FAILED_CHECKS.update({"GMVAEDetector": _COMMON_XFAIL, "DVAEDetector": _COMMON_XFAIL})
 
 
 def _small(cls, **kwargs):

@@ -2,6 +2,10 @@
 
 from ._ae import AEDetector
 from ._base import BaseNeuralDetector
+from ._dvae import DVAEDetector
+from ._gmvae import GMVAEDetector
+from ._nae import NAEDetector
 from ._vae import VAEDetector
 
-__all__ = ["AEDetector", "BaseNeuralDetector", "VAEDetector"]
+__all__ = ["AEDetector", "BaseNeuralDetector", "DVAEDetector", "GMVAEDetector", "NAEDetector",
+           "VAEDetector"]
