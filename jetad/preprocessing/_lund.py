@@ -59,8 +59,9 @@ def _flat_p4(X, columns):
     columns = _check_columns(columns)
     Xp = as_padded(X, columns)
     if set(P4_COLUMNS) <= set(columns):
-        p4 = Xp[..., [columns.index(c) for c in P4_COLUMNS]]
-        mask = (p4[..., 0] > 0) & (np.hypot(p4[..., 1], p4[..., 2]) > 0)
+        idx = [columns.index(c) for c in P4_COLUMNS]
+        p4 = Xp if idx == list(range(Xp.shape[-1])) else Xp[..., idx]
+        mask = (p4[..., 0] > 0) & (p4[..., 1] ** 2 + p4[..., 2] ** 2 > 0)
     else:
         pt = Xp[..., columns.index("pt")]
         eta = Xp[..., columns.index("eta" if "eta" in columns else "y")]
@@ -428,12 +429,11 @@ class LundPlane(_ConstituentTransformer):
             ch = ch[sel] if isinstance(ch, np.ndarray) else ch
             flat = ((jet[sel] * n_ch + ch) * h + row[sel].astype(np.int64)) * w \
                 + col[sel].astype(np.int64)
-            wgt = None if self.weight is None else obs[self.weight][sel]
-            images = np.bincount(flat, weights=wgt, minlength=len(counts) * n_ch * h * w)
-            images = images.reshape(len(counts), n_ch * h * w).astype(np.float64, copy=False)
+            jet_in = jet[sel]
+            wgt = np.ones(len(jet_in)) if self.weight is None else obs[self.weight][sel]
             if self.normalize:
-                total = images.sum(axis=1, keepdims=True)
-                images = np.divide(images, total, out=np.zeros_like(images), where=total > 0)
-            out[start:start + len(counts)] = images
+                total = np.bincount(jet_in, weights=wgt, minlength=len(counts))
+                wgt = wgt / np.where(total > 0, total, 1.0)[jet_in]
+            np.add.at(out[start:start + len(counts)].reshape(-1), flat, wgt.astype(np.float32))
         _warn_empty(n_empty, len(out), "have no constituents")
         return self._finish(out.reshape(len(out), n_ch * h, w), n_ch)
