@@ -1,0 +1,24 @@
+"""Plots of jet images, latent spaces and ROC curves (matplotlib, imported lazily).
+
+Every function draws on a given ``ax`` (or creates a figure with
+``matplotlib.pyplot.subplots``, so that notebooks and sphinx-gallery pick it up;
+headless, matplotlib falls back to the Agg backend) and returns it:
+single-panel plots return the ``Axes``, multi-panel plots the ``Figure``.
+``import jetad.plotting`` does not import matplotlib; the first plot does.
+"""
+
+from ._plots import (
+    plot_average_images,
+    plot_gibbs_triangle,
+    plot_latent_histograms,
+    plot_mixture_components,
+    plot_roc_curves,
+)
+
+__all__ = [
+    "plot_average_images",
+    "plot_gibbs_triangle",
+    "plot_latent_histograms",
+    "plot_mixture_components",
+    "plot_roc_curves",
+]

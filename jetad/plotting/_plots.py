@@ -1,0 +1,325 @@
+"""Implementation of :mod:`jetad.plotting`."""
+
+import math
+
+import numpy as np
+
+from jetad.utils import import_optional
+
+__all__ = [
+    "plot_average_images",
+    "plot_gibbs_triangle",
+    "plot_latent_histograms",
+    "plot_mixture_components",
+    "plot_roc_curves",
+]
+
+_TRIANGLE = np.array([[0.0, 0.0], [1.0, 0.0], [0.5, math.sqrt(3.0) / 2.0]])
+
+
+def _pyplot():
+    return import_optional("matplotlib.pyplot")
+
+
+def _colors():
+    import_optional("matplotlib")
+    from matplotlib import colors
+
+    return colors
+
+
+def _new_axes(ax, figsize=(5, 4)):
+    if ax is not None:
+        return ax.figure, ax
+    fig, ax = _pyplot().subplots(figsize=figsize)
+    return fig, ax
+
+
+def _as_images(images, image_shape=None):
+    """``(n, H*W)`` or ``(n, [1,] H, W)`` -> ``(n, H, W)``."""
+    images = np.asarray(images, dtype=np.float64)
+    if images.ndim == 4:
+        if images.shape[1] != 1:
+            raise ValueError(f"4-D images must be (n, 1, H, W), got {images.shape}")
+        images = images[:, 0]
+    if images.ndim == 2:
+        if image_shape is None:
+            side = math.isqrt(images.shape[1])
+            if side * side != images.shape[1]:
+                raise ValueError(
+                    f"{images.shape[1]} pixels are not a square image; pass image_shape"
+                )
+            image_shape = (side, side)
+        images = images.reshape(images.shape[0], *image_shape)
+    if images.ndim != 3:
+        raise ValueError(f"images must be (n, H*W), (n, H, W) or (n, 1, H, W), got {images.shape}")
+    return images
+
+
+def _grid(n_panels, ncols, panel_size):
+    ncols = min(ncols or n_panels, n_panels)
+    nrows = math.ceil(n_panels / ncols)
+    fig, axes = _pyplot().subplots(nrows, ncols, squeeze=False,
+                                   figsize=(panel_size * ncols, panel_size * nrows))
+    axes = axes.ravel()
+    for ax in axes[n_panels:]:
+        ax.set_visible(False)
+    return fig, axes[:n_panels]
+
+
+def _image_panels(images, titles, *, log, vmin, ncols, panel_size, cmap, colorbar):
+    colors = _colors()
+    fig, axes = _grid(len(images), ncols, panel_size)
+    for ax, img, title in zip(axes, images, titles, strict=True):
+        if log:
+            positive = img[img > 0]
+            lo = vmin if vmin is not None else (positive.min() if positive.size else 1e-6)
+            hi = max(img.max(), lo * 10)
+            norm = colors.LogNorm(vmin=lo, vmax=hi)
+            shown = np.where(img > 0, img, np.nan)
+        else:
+            norm, shown = None, img
+        im = ax.imshow(shown, origin="lower", cmap=cmap, norm=norm, interpolation="nearest")
+        ax.set_title(title)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if colorbar:
+            fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    fig.tight_layout()
+    return fig
+
+
+def plot_mixture_components(components, *, titles=None, log=True, vmin=None, ncols=None,
+                            panel_size=3.0, cmap="viridis", colorbar=True):
+    """Plot a DVAE's mixture components (normalised decoder-weight images).
+
+    Parameters
+    ----------
+    components : array-like of shape (R, H, W) or a fitted DVAEDetector
+        Component images, e.g. ``DVAEDetector.mixture_components()``; a fitted
+        detector is asked for them.
+    titles : list of str or None
+        Panel titles; default ``p(x | r_k = 1)``.
+    log : bool, default=True
+        Logarithmic colour scale (the components span orders of magnitude).
+    vmin : float or None
+        Lower end of the log colour scale; default the smallest positive pixel.
+    ncols : int or None
+        Panels per row (default: all in one row).
+    panel_size : float, default=3.0
+    cmap : str, default="viridis"
+    colorbar : bool, default=True
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    """
+    if hasattr(components, "mixture_components"):
+        components = components.mixture_components()
+    components = _as_images(components)
+    titles = titles or [f"$p(x\\,|\\,r_{k}=1)$" for k in range(len(components))]
+    return _image_panels(components, titles, log=log, vmin=vmin, ncols=ncols,
+                         panel_size=panel_size, cmap=cmap, colorbar=colorbar)
+
+
+def plot_average_images(images, y=None, *, labels=None, image_shape=None, log=True, vmin=None,
+                        ncols=None, panel_size=3.0, cmap="viridis", colorbar=True):
+    """Plot the average jet image of each class (paper Fig. 1).
+
+    Parameters
+    ----------
+    images : dict of str -> array-like, or array-like
+        ``{"QCD": X_qcd, "top": X_top}``, or one array of images with ``y``.
+        Images are ``(n, H*W)`` or ``(n, [1,] H, W)``.
+    y : array-like of shape (n,) or None
+        Class of each image when ``images`` is one array (one panel per class).
+    labels : dict or None
+        Display names of the classes in ``y`` (e.g. ``{0: "QCD", 1: "top"}``).
+    image_shape : tuple of int or None
+        ``(H, W)`` for flat non-square images.
+    log, vmin, ncols, panel_size, cmap, colorbar
+        As in :func:`plot_mixture_components`.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    """
+    if isinstance(images, dict):
+        groups = {str(k): _as_images(v, image_shape) for k, v in images.items()}
+    elif y is None:
+        groups = {"all jets": _as_images(images, image_shape)}
+    else:
+        imgs, y = _as_images(images, image_shape), np.asarray(y)
+        if y.shape[0] != imgs.shape[0]:
+            raise ValueError(f"y has {y.shape[0]} entries for {imgs.shape[0]} images")
+        labels = labels or {}
+        groups = {str(labels.get(c, c)): imgs[y == c] for c in np.unique(y)}
+    if not groups or any(len(v) == 0 for v in groups.values()):
+        raise ValueError("every class needs at least one image")
+    means = np.stack([v.mean(axis=0) for v in groups.values()])
+    titles = [f"{name} (n={len(v)})" for name, v in groups.items()]
+    return _image_panels(means, titles, log=log, vmin=vmin, ncols=ncols,
+                         panel_size=panel_size, cmap=cmap, colorbar=colorbar)
+
+
+def _class_groups(n, y, labels):
+    if y is None:
+        return [("all jets", np.ones(n, dtype=bool))]
+    y = np.asarray(y)
+    if y.shape != (n,):
+        raise ValueError(f"y must have shape ({n},), got {y.shape}")
+    labels = labels or {}
+    return [(str(labels.get(c, c)), y == c) for c in np.unique(y)]
+
+
+def plot_latent_histograms(latent, y=None, *, component=0, labels=None, bins=50, range=None,
+                           density=True, ax=None, xlabel=None):
+    """Histogram one latent coordinate per class (paper Figs. 3, 5, 7, 9, 11).
+
+    Parameters
+    ----------
+    latent : array-like of shape (n,) or (n, d)
+        Latent coordinates, e.g. ``DVAEDetector.encode(X)`` (mixture weights)
+        or a VAE's posterior means.
+    y : array-like of shape (n,) or None
+        Class labels for colouring (only used for display).
+    component : int, default=0
+        Column of ``latent`` to histogram when it is 2-D.
+    labels : dict or None
+        Display names of the classes (e.g. ``{0: "QCD", 1: "top"}``).
+    bins : int or array-like, default=50
+    range : tuple or None
+        Histogram range; default the range of the data.
+    density : bool, default=True
+        Normalise each class to unit area (compare shapes at any S/B).
+    ax : matplotlib Axes or None
+    xlabel : str or None
+
+    Returns
+    -------
+    ax : matplotlib.axes.Axes
+    """
+    latent = np.asarray(latent, dtype=np.float64)
+    if latent.ndim == 2:
+        latent = latent[:, component]
+    elif latent.ndim != 1:
+        raise ValueError(f"latent must be 1-D or 2-D, got shape {latent.shape}")
+    _, ax = _new_axes(ax)
+    if range is None:
+        range = (np.min(latent), np.max(latent)) if latent.size else (0, 1)
+        if range[0] == range[1]:
+            range = (range[0] - 0.5, range[1] + 0.5)
+    for name, mask in _class_groups(latent.shape[0], y, labels):
+        ax.hist(latent[mask], bins=bins, range=range, density=density, histtype="step",
+                linewidth=1.5, label=f"{name}")
+    ax.set_xlabel(xlabel or f"latent coordinate {component}")
+    ax.set_ylabel("density" if density else "jets")
+    if y is not None:
+        ax.legend()
+    return ax
+
+
+def plot_gibbs_triangle(weights, y=None, *, labels=None, vertex_labels=None, ax=None, s=2.0,
+                        alpha=0.3, max_points=20000, random_state=0):
+    """Ternary (Gibbs-triangle) scatter of ``R = 3`` mixture weights (paper Fig. 13).
+
+    A point ``r = (r_0, r_1, r_2)`` on the simplex is drawn at
+    ``r_0 * v_0 + r_1 * v_1 + r_2 * v_2`` with the vertices ``v_k`` of an
+    equilateral triangle, so each corner is a pure component and the centre is
+    ``(1/3, 1/3, 1/3)``.
+
+    Parameters
+    ----------
+    weights : array-like of shape (n, 3)
+        Mixture weights, e.g. ``DVAEDetector(alpha=(1, .25, .1)).encode(X)``.
+        Rows are renormalised to sum to 1.
+    y : array-like of shape (n,) or None
+        Class labels for colouring (display only).
+    labels : dict or None
+        Display names of the classes.
+    vertex_labels : sequence of 3 str or None
+        Corner labels; default ``r_0, r_1, r_2``.
+    ax : matplotlib Axes or None
+    s, alpha : float
+        Marker size and transparency.
+    max_points : int or None, default=20000
+        Plot a random subset of at most this many jets per class (None: all).
+    random_state : int, default=0
+        Seeds the subset.
+
+    Returns
+    -------
+    ax : matplotlib.axes.Axes
+    """
+    w = np.asarray(weights, dtype=np.float64)
+    if w.ndim != 2 or w.shape[1] != 3:
+        raise ValueError(f"weights must have shape (n, 3), got {w.shape}")
+    if np.any(w < 0) or not np.all(np.isfinite(w)):
+        raise ValueError("weights must be finite and non-negative")
+    w = w / np.clip(w.sum(axis=1, keepdims=True), 1e-300, None)
+    xy = w @ _TRIANGLE
+    _, ax = _new_axes(ax, figsize=(5, 4.6))
+    rng = np.random.default_rng(random_state)
+    for name, mask in _class_groups(w.shape[0], y, labels):
+        idx = np.flatnonzero(mask)
+        if max_points is not None and idx.size > max_points:
+            idx = rng.choice(idx, max_points, replace=False)
+        ax.scatter(xy[idx, 0], xy[idx, 1], s=s, alpha=alpha, label=name, rasterized=True)
+    closed = np.vstack([_TRIANGLE, _TRIANGLE[:1]])
+    ax.plot(closed[:, 0], closed[:, 1], color="black", linewidth=1.0)
+    vertex_labels = vertex_labels or ["$r_0$", "$r_1$", "$r_2$"]
+    offsets = [(-0.04, -0.05), (0.04, -0.05), (0.0, 0.04)]
+    for (vx, vy), (dx, dy), text in zip(_TRIANGLE, offsets, vertex_labels, strict=True):
+        ax.text(vx + dx, vy + dy, text, ha="center", va="center")
+    ax.set_aspect("equal")
+    ax.set_xlim(-0.1, 1.1)
+    ax.set_ylim(-0.1, _TRIANGLE[2, 1] + 0.1)
+    ax.axis("off")
+    if y is not None:
+        ax.legend(loc="upper right", markerscale=4)
+    return ax
+
+
+def plot_roc_curves(curves, *, ax=None, min_background_efficiency=None, show_random=True):
+    """ROC curves in the HEP form: ``1/eps_B`` (log scale) against ``eps_S``.
+
+    Parameters
+    ----------
+    curves : dict of str -> (y_true, anomaly_scores)
+        One curve per entry: labels (1 = signal) and anomaly scores (higher =
+        more anomalous, e.g. ``detector.anomaly_score(X)``). Scores are not
+        re-oriented: a curve below the random line means the score ranks
+        background as more anomalous. The legend shows each AUC.
+    ax : matplotlib Axes or None
+    min_background_efficiency : float or None
+        Points with ``eps_B`` below this are dropped (default: ``1/n_B``, the
+        smallest resolvable, so no infinite rejections are drawn).
+    show_random : bool, default=True
+        Draw the random classifier ``1/eps_B = 1/eps_S``.
+
+    Returns
+    -------
+    ax : matplotlib.axes.Axes
+    """
+    from jetad.metrics import anomaly_auc, roc_curve_anomaly
+
+    if not isinstance(curves, dict) or not curves:
+        raise ValueError("curves must be a non-empty dict of label -> (y_true, anomaly_scores)")
+    _, ax = _new_axes(ax)
+    for name, (y_true, scores) in curves.items():
+        eff_s, eff_b, _ = roc_curve_anomaly(y_true, scores)
+        n_bkg = int(np.sum(np.asarray(y_true) != 1))
+        floor = min_background_efficiency or 1.0 / max(n_bkg, 1)
+        keep = eff_b >= floor
+        auc = anomaly_auc(y_true, scores)
+        ax.plot(eff_s[keep], 1.0 / eff_b[keep], label=f"{name} (AUC {auc:.3f})")
+    if show_random:
+        e = np.linspace(0.01, 1, 100)
+        ax.plot(e, 1 / e, color="gray", linestyle="--", linewidth=1, label="random")
+    ax.set_yscale("log")
+    ax.set_xlim(0, 1)
+    ax.set_xlabel(r"signal efficiency $\epsilon_S$")
+    ax.set_ylabel(r"background rejection $1/\epsilon_B$")
+    ax.legend(fontsize="small")
+    ax.grid(True, which="both", alpha=0.3)
+    return ax
