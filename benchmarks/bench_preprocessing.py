@@ -74,7 +74,8 @@ def load_sample(n_jets, cache, synthetic):
                     "cache": cache,
                 }
         except Exception as exc:  # noqa: BLE001 - documented fallback
-            warnings.warn(f"generated jets unavailable ({exc!r}); using the synthetic sample")
+            warnings.warn(f"generated jets unavailable ({exc!r}); using the synthetic sample",
+                          stacklevel=2)
             reason = repr(exc)
         else:
             reason = f"cache holds fewer than {n_jets} jets"

@@ -163,7 +163,7 @@ def test_small_pt_power_flattens_pixels(rng):
     flat = JetImager(pt_power=0.001).transform(X)
     assert np.array_equal(plain > 0, flat > 0)
     np.testing.assert_allclose(flat.sum(axis=1), 1.0, rtol=1e-5)
-    for p, f in zip(plain, flat):
+    for p, f in zip(plain, flat, strict=True):
         assert p[p > 0].max() / p[p > 0].min() > 10
         assert f[f > 0].max() / f[f > 0].min() < 1.02  # almost an occupancy map
     # exact definition: I**n / sum(I**n) on the normalised pixel intensities

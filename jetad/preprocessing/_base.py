@@ -195,7 +195,7 @@ class _ConstituentTransformer(TransformerMixin, BaseEstimator):
         h, w = self._image_shape()
         prefix = self._feature_prefix()
         rows, cols = np.divmod(np.arange(h * w), w)
-        return np.asarray([f"{prefix}_{r}_{c}" for r, c in zip(rows, cols)], dtype=object)
+        return np.asarray([f"{prefix}_{r}_{c}" for r, c in zip(rows, cols, strict=True)], dtype=object)
 
     def _finish(self, images, n_channels=1):
         """(n, C * H, W) -> float32, flat ``(n, C * H * W)`` or channel-first ``(n, C, H, W)``."""

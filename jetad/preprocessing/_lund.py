@@ -159,7 +159,6 @@ def _decluster(counts, p4):
         jphi = np.arctan2(jpy, jpx)
         jm = np.sqrt(np.maximum(jen**2 - jpx**2 - jpy**2 - jpz**2, 0.0))
         harder_a = jpt[pa] >= jpt[pb]
-        hard = np.where(harder_a, pa, pb)
         soft = np.where(harder_a, pb, pa)
         dphi = (jphi[pa] - jphi[pb] + np.pi) % (2 * np.pi) - np.pi
         delta = np.hypot(jrap[pa] - jrap[pb], dphi)
@@ -339,7 +338,7 @@ class LundPlane(_ConstituentTransformer):
         h, w = (int(v) for v in _check_shape_param(self.n_bins, "n_bins"))
         rows, cols = np.divmod(np.arange(h * w), w)
         prefixes = ["lund"] if isinstance(self.planes, str) else [f"lund{i}" for i in range(n_ch)]
-        return np.asarray([f"{p}_{r}_{c}" for p in prefixes for r, c in zip(rows, cols)],
+        return np.asarray([f"{p}_{r}_{c}" for p in prefixes for r, c in zip(rows, cols, strict=True)],
                           dtype=object)
 
     # -- transform ---------------------------------------------------------------
