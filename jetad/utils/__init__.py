@@ -1,6 +1,7 @@
-"""Small shared utilities (optional imports, RNG seeding, atomic files)."""
+"""Small shared utilities (optional imports, RNG seeding, cache folder)."""
 
+from ._cache import get_cache_dir
 from ._optional import import_optional
 from ._random import check_random_seed
 
-__all__ = ["check_random_seed", "import_optional"]
+__all__ = ["check_random_seed", "get_cache_dir", "import_optional"]

@@ -1,0 +1,131 @@
+"""Benchmark of the AE and VAE detectors: throughput and top-vs-QCD tagging in both directions.
+
+Usage (the recorded run in benchmarks/results/detectors.json used)::
+
+    python benchmarks/bench_detectors.py --qcd QCD.h5 --top TOP.h5 --n-train 25000 \
+        --n-test 5000 --epochs 30
+
+``--qcd``/``--top`` are files written by ``jetad generate``; without them small
+samples are generated (slow). Prints a table and writes JSON.
+"""
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+
+import numpy as np
+import torch
+
+import jetad
+from jetad import AEDetector, JetImager, VAEDetector
+from jetad.datasets import generate_jets, load_jets
+from jetad.metrics import anomaly_auc, background_rejection
+
+PAPER_AE = {"top": {"auc": 0.875, "rejection": 68}, "qcd": {"auc": 0.579, "rejection": 12}}
+
+
+def _load(path, kind, n, seed):
+    if path:
+        X, _ = load_jets(path)
+        if len(X) < n:
+            raise ValueError(f"{path} holds {len(X)} jets, {n} requested")
+        return X[:n]
+    return generate_jets(kind, n, random_state=seed, n_jobs=2, progress=False)
+
+
+def _throughput(cls, images, n_repeats, epochs):
+    fit_rates, score_rates = [], []
+    for r in range(n_repeats):
+        det = cls(max_epochs=epochs, batch_size=256, random_state=r, device="cpu")
+        t0 = time.perf_counter()
+        det.fit(images)
+        fit_rates.append(epochs * len(images) / (time.perf_counter() - t0))
+        t0 = time.perf_counter()
+        det.score_samples(images)
+        score_rates.append(len(images) / (time.perf_counter() - t0))
+    return {"train_jets_per_s": statistics.median(fit_rates),
+            "score_jets_per_s": statistics.median(score_rates),
+            "train_jets_per_s_all": fit_rates, "score_jets_per_s_all": score_rates}
+
+
+def _direction(background, signal, n_train, n_test, epochs, seed):
+    """Train an AE on ``background``; score held-out background against ``signal``."""
+    det = AEDetector(latent_dim=3, max_epochs=epochs, batch_size=256, random_state=seed,
+                     device="cpu", validation_fraction=0.1, early_stopping=5)
+    t0 = time.perf_counter()
+    det.fit(background[:n_train])
+    fit_s = time.perf_counter() - t0
+    X_test = np.concatenate([background[n_train:n_train + n_test], signal[-n_test:]])
+    y_test = np.r_[np.zeros(n_test), np.ones(n_test)]
+    scores = det.anomaly_score(X_test)
+    concentration = np.mean(X_test.astype(np.float64) ** 2, axis=1)
+    rej, rej_err = background_rejection(y_test, scores, 0.2, return_uncertainty=True)
+    return {
+        "auc": anomaly_auc(y_test, scores),
+        "rejection_at_0.2": float(rej), "rejection_at_0.2_stat_err": float(rej_err),
+        "epochs_run": len(det.net_.history), "fit_seconds": fit_s,
+        "baseline_mean_x2_auc": anomaly_auc(y_test, concentration),
+        "baseline_minus_mean_x2_auc": anomaly_auc(y_test, -concentration),
+        "baseline_mean_x2_rejection": float(background_rejection(y_test, concentration, 0.2)),
+        "baseline_minus_mean_x2_rejection": float(
+            background_rejection(y_test, -concentration, 0.2)),
+    }
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--qcd")
+    parser.add_argument("--top")
+    parser.add_argument("--n-train", type=int, default=25000)
+    parser.add_argument("--n-test", type=int, default=5000)
+    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--throughput-jets", type=int, default=4000)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--output", default=os.path.join(os.path.dirname(__file__), "results",
+                                                         "detectors.json"))
+    args = parser.parse_args(argv)
+
+    n = args.n_train + args.n_test
+    imager = JetImager()
+    qcd = imager.transform(_load(args.qcd, "qcd", n, 1))
+    top = imager.transform(_load(args.top, "top", n, 2))
+
+    result = {
+        "command": "python " + " ".join([os.path.relpath(__file__)] + sys.argv[1:]),
+        "machine": {"platform": platform.platform(), "processor": platform.processor(),
+                    "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+                    "cuda": torch.cuda.is_available()},
+        "versions": {"jetad": jetad.__version__, "torch": torch.__version__},
+        "settings": vars(args),
+        "throughput_cpu": {},
+        "tagging": {},
+        "paper_ae": PAPER_AE,
+    }
+    sample = qcd[: args.throughput_jets]
+    for cls in (AEDetector, VAEDetector):
+        result["throughput_cpu"][cls.__name__] = _throughput(cls, sample, args.repeats, 2)
+        print(cls.__name__, {k: round(v) for k, v in result["throughput_cpu"][cls.__name__].items()
+                             if not k.endswith("_all")})
+    for name, (bkg, sig) in {"top": (qcd, top), "qcd": (top, qcd)}.items():
+        res = _direction(bkg, sig, args.n_train, args.n_test, args.epochs, args.seed)
+        result["tagging"][f"{name}_as_anomaly"] = res
+        print(f"{name} as anomaly: AE AUC {res['auc']:.3f} (paper {PAPER_AE[name]['auc']}), "
+              f"1/eps_B(0.2) {res['rejection_at_0.2']:.1f} +- {res['rejection_at_0.2_stat_err']:.1f}"
+              f" (paper {PAPER_AE[name]['rejection']}); mean(x^2) AUC "
+              f"{res['baseline_mean_x2_auc']:.3f} / -mean(x^2) {res['baseline_minus_mean_x2_auc']:.3f}"
+              f"; {res['epochs_run']} epochs in {res['fit_seconds']:.0f} s")
+    os.makedirs(os.path.dirname(args.output), exist_ok=True)
+    tmp = args.output + ".tmp"
+    with open(tmp, "w") as fh:
+        json.dump(result, fh, indent=2)
+    os.replace(tmp, args.output)
+    print("wrote", args.output)
+
+
+if __name__ == "__main__":
+    main()
