@@ -101,6 +101,15 @@ class ConvDecoder(nn.Module):
             _maybe_sn(nn.Conv2d(f, 1, 3, 1, 1), sn),
         )
         if output_activation == "sigmoid":
+            # Start from outputs near the mean pixel of a unit-sum image (1/(H*W)) rather
+            # than 0.5: the large initial error otherwise drives every pre-activation
+            # negative, the sigmoid saturates and the network never leaves the all-zero
+            # reconstruction.
+            last = self.features[-1]
+            bias = last.parametrizations.bias.original if hasattr(last, "parametrizations") \
+                and "bias" in last.parametrizations else last.bias
+            with torch.no_grad():
+                bias.fill_(-math.log(h * w - 1.0) if h * w > 1 else 0.0)
             self.output = nn.Sigmoid()
         elif output_activation == "linear":
             self.output = nn.Identity()
