@@ -558,7 +558,7 @@ class NAEDetector(BaseNeuralDetector):
                 spread_neg = float(x_neg.flatten(1).var(0).sum()) if bs > 1 else 1.0
             row = {
                 "iteration": it, "epoch": (it - 1) // per_epoch + 1, "loss": float(loss.detach()),
-                "pos_energy": float(e_pos.mean()), "neg_energy": float(e_neg.mean()),
+                "pos_energy": float(e_pos.detach().mean()), "neg_energy": float(e_neg.detach().mean()),
                 "neg_energy_z0": float(zres.energy_start.mean()),
                 "neg_energy_z": float(zres.energy.mean()),
                 "neg_energy_x": float(xres.energy.mean()),

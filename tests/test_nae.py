@@ -1,0 +1,233 @@
+"""Tests of the Normalized Autoencoder (NAEDetector) and its Langevin samplers."""
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from jetad.detectors import NAEDetector
+from jetad.detectors._langevin import (
+    ReplayBuffer,
+    clip_grad_per_sample,
+    implied_temperature,
+    langevin_chain,
+    uniform_sphere,
+)
+from jetad.detectors._nae import NAE_PRESETS, NAECollapseWarning
+
+
+def _tiny_images(n=64, side=12, seed=0):
+    """Small unit-sum 'jet-like' images: a blob plus noise."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:side, :side]
+    cy = rng.normal(side / 2, 1.0, n)[:, None, None]
+    cx = rng.normal(side / 2, 1.0, n)[:, None, None]
+    img = np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / 4.0) + 0.05 * rng.random((n, side, side))
+    img /= img.sum(axis=(1, 2), keepdims=True)
+    return img.reshape(n, -1).astype(np.float32)
+
+
+def _fast(**kw):
+    params = dict(max_epochs=2, batch_size=32, nae_iterations=4, nae_batch_size=16, n_z_steps=3,
+                  n_x_steps=3, random_state=0, device="cpu")
+    params.update(kw)
+    return NAEDetector(**params)
+
+
+# ------------------------------------------------------------------ samplers
+@pytest.mark.parametrize("metropolis", [True, False])
+def test_langevin_quadratic_gaussian(metropolis):
+    # E = k/2 |x - mu|^2 sampled at T = sigma^2 / (2 lambda): N(mu, T/k).
+    k, mu, temperature, step = 2.0, 0.5, 0.1, 0.01
+    sigma = math.sqrt(2 * step * temperature)
+    assert implied_temperature(step, sigma) == pytest.approx(temperature)
+    gen = torch.Generator().manual_seed(0)
+    res = langevin_chain(lambda x: 0.5 * k * ((x - mu) ** 2).sum(1), torch.zeros(4000, 2),
+                         n_steps=300, step_size=step, noise_std=sigma, metropolis=metropolis,
+                         generator=gen)
+    assert res.x.mean().item() == pytest.approx(mu, abs=0.02)
+    assert res.x.var(0).mean().item() == pytest.approx(temperature / k, rel=0.08)
+    if metropolis:
+        assert 0.9 < res.accept_rate <= 1.0
+    assert res.temperatures[0] == pytest.approx(temperature)
+
+
+def test_langevin_metropolis_rejects_too_large_steps():
+    gen = torch.Generator().manual_seed(0)
+    energy = lambda x: 50.0 * (x ** 2).sum(1)  # noqa: E731
+    res = langevin_chain(energy, torch.ones(500, 3), n_steps=20, step_size=0.05,
+                         noise_std=0.3, metropolis=True, generator=gen)
+    assert res.accept_rate < 0.5
+    assert torch.isfinite(res.x).all()
+
+
+def test_projected_latent_steps_stay_on_sphere():
+    seen = []
+
+    def energy(z):
+        seen.append(z.detach().norm(dim=1))
+        return (z[:, 0] - 0.3 * z[:, 1] ** 2)
+
+    gen = torch.Generator().manual_seed(1)
+    z0 = 3.0 * torch.randn(256, 3, generator=gen)  # not on the sphere: projected first
+    res = langevin_chain(energy, z0, n_steps=15, step_size=0.5, noise_std=0.2, sphere=True,
+                         metropolis=True, clip_grad=0.5, generator=gen)
+    norms = torch.cat(seen)
+    assert torch.allclose(norms, torch.ones_like(norms), atol=1e-5)
+    assert torch.allclose(res.x.norm(dim=1), torch.ones(256), atol=1e-5)
+    # the chain drifts towards the minimum at z = (-1, 0, 0)
+    assert res.x[:, 0].mean() < -0.5
+
+
+def test_clip_and_bounds():
+    g = torch.tensor([[3.0, 4.0], [0.3, 0.4]])
+    out = clip_grad_per_sample(g, 1.0)
+    assert torch.allclose(out.norm(dim=1), torch.tensor([1.0, 0.5]))
+    gen = torch.Generator().manual_seed(0)
+    res = langevin_chain(lambda x: -(x.flatten(1)).sum(1), torch.full((8, 1, 4, 4), 0.5),
+                         n_steps=10, step_size=1.0, noise_std=0.5, bounds=(0.0, 1.0),
+                         noise_anneal=True, generator=gen)
+    assert res.x.min() >= 0 and res.x.max() <= 1
+    assert res.temperatures[2] == pytest.approx(0.25 / 4 / 2)  # sigma / max(1, t)
+
+
+def test_uniform_sphere_is_uniform():
+    z = uniform_sphere(20000, 3, generator=torch.Generator().manual_seed(0))
+    assert torch.allclose(z.norm(dim=1), torch.ones(20000), atol=1e-5)
+    assert z.mean(0).abs().max() < 0.02
+    assert torch.allclose(z.var(0), torch.full((3,), 1 / 3), atol=0.01)
+
+
+def test_replay_buffer_draw_probability_and_fifo():
+    buf = ReplayBuffer(max_size=100, replay_ratio=0.95, dim=3)
+    gen = torch.Generator().manual_seed(0)
+    z, from_buffer = buf.draw(50, generator=gen)
+    assert not from_buffer.any()  # empty buffer: all fresh
+    stored = uniform_sphere(250, 3, generator=gen)
+    buf.push(stored)
+    assert len(buf) == 100
+    z, from_buffer = buf.draw(20000, generator=gen)
+    assert from_buffer.float().mean().item() == pytest.approx(0.95, abs=0.01)
+    # buffered draws are among the 100 most recent states (FIFO)
+    recent = stored[-100:]
+    d = torch.cdist(z[from_buffer][:500], recent).min(dim=1).values
+    assert d.max() < 1e-3  # cdist precision in float32
+    assert torch.allclose(z.norm(dim=1), torch.ones(20000), atol=1e-5)
+
+
+# ---------------------------------------------------------------- detector
+def test_presets_and_params():
+    assert NAE_PRESETS["paper"]["z_step_size"] == 100.0
+    assert NAE_PRESETS["paper"]["x_noise_std"] == 1e-4
+    assert NAE_PRESETS["paper"]["n_z_steps"] == NAE_PRESETS["paper"]["n_x_steps"] == 30
+    det = NAEDetector(preset="paper")
+    s = det._settings()
+    assert s["nae_lr"] == 1e-5 and s["nae_batch_size"] == 128 and s["batch_size"] == 2048
+    assert NAEDetector(preset="paper", nae_lr=3e-4)._settings()["nae_lr"] == 3e-4
+    with pytest.raises(ValueError, match="preset"):
+        NAEDetector(preset="nope").fit(_tiny_images(8))
+    with pytest.raises(ValueError, match="energy_scale"):
+        _fast(energy_scale=-1.0).fit(_tiny_images(8))
+
+
+def test_fit_diagnostics_sample_and_map():
+    X = _tiny_images()
+    det = _fast(nae_iterations=6, check_interval=2, keep_checkpoints=True).fit(X)
+    rows = [r for r in det.history_ if r["iteration"] > 0]
+    assert len(rows) == det.n_nae_iterations_ == 6
+    keys = {"loss", "pos_energy", "neg_energy", "neg_energy_z0", "neg_energy_z",
+            "neg_energy_x", "accept_z", "accept_x", "weight_norm", "sample_spread",
+            "buffer_fraction", "healthy"}
+    assert keys <= set(rows[0])
+    assert all(0 <= r["accept_x"] <= 1 and 0 <= r["accept_z"] <= 1 for r in rows)
+    assert rows[0]["buffer_fraction"] == 0.0 and rows[-1]["buffer_fraction"] > 0.5
+    assert det.energy_scale_ > 0 and det.best_iteration_ in {0, 2, 4, 6}
+    assert [c["iteration"] for c in det.checkpoints_] == [0, 2, 4, 6]
+    assert det.chain_temperatures_["x"] == pytest.approx(1e-4 ** 2 / 100)
+    samples = det.sample(5, random_state=1)
+    assert samples.shape == (5, X.shape[1]) and samples.dtype == np.float64
+    assert samples.min() >= 0 and samples.max() <= 1
+    np.testing.assert_array_equal(samples, det.sample(5, random_state=1))
+    emap = det.latent_energy_map(n_theta=6, n_phi=12, center=X[:10])
+    assert emap.energy.shape == (6, 12) and np.isfinite(emap.energy).all()
+    lat, lon = emap.project(det.encode(X[:10]))
+    assert np.abs(lat).max() <= np.pi / 2 and np.abs(lon).max() <= np.pi
+    # the mean latent direction of the centring jets maps to (0, 0)
+    lat0, lon0 = emap.project(det.encode(X[:10]).mean(0, keepdims=True))
+    assert abs(lat0[0]) < 1e-6 and abs(lon0[0]) < 1e-6
+    assert det.score_samples_pretrained(X).shape == (X.shape[0],)
+
+
+def test_determinism_and_no_global_rng_side_effects():
+    X = _tiny_images()
+    torch.manual_seed(123)
+    state = torch.get_rng_state()
+    np_state = np.random.get_state()[1].copy()
+    a = _fast(random_state=7).fit(X)
+    assert torch.equal(state, torch.get_rng_state())
+    assert np.array_equal(np_state, np.random.get_state()[1])
+    a.sample(3, random_state=0)
+    assert torch.equal(state, torch.get_rng_state())
+    b = _fast(random_state=7).fit(X)
+    np.testing.assert_array_equal(a.score_samples(X), b.score_samples(X))
+    assert [r.get("loss") for r in a.history_] == [r.get("loss") for r in b.history_]
+    c = _fast(random_state=8).fit(X)
+    assert not np.array_equal(a.score_samples(X), c.score_samples(X))
+
+
+def test_sampling_and_scoring_leave_weights_and_grads_alone():
+    X = _tiny_images()
+    det = _fast().fit(X)
+    module = det.net_.module_
+    before = {k: v.clone() for k, v in module.state_dict().items()}
+    scores = det.score_samples(X)
+    det.sample(8, random_state=0)
+    module.zero_grad(set_to_none=True)
+    gen = torch.Generator().manual_seed(0)
+    det._sample_negatives(module, 8, det._settings(), gen, None)
+    assert all(p.grad is None for p in module.parameters())
+    after = module.state_dict()
+    # spectral-norm power-iteration vectors (u, v) do not move outside training steps
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    np.testing.assert_array_equal(scores, det.score_samples(X))
+
+
+def test_collapse_rollback_restores_last_healthy_state(monkeypatch):
+    X = _tiny_images()
+    kw = dict(check_interval=2, selection="last", nae_iterations=8)
+    original = NAEDetector._healthy
+
+    def fake_healthy(self, row, threshold, spread_ref):
+        return row["iteration"] < 5 and original(self, row, threshold, spread_ref)
+
+    monkeypatch.setattr(NAEDetector, "_healthy", fake_healthy)
+    with pytest.warns(NAECollapseWarning, match="rolled back"):
+        collapsed = _fast(**kw).fit(X)
+    monkeypatch.undo()
+    assert collapsed.collapsed_ and collapsed.rollback_iteration_ == 4
+    assert collapsed.best_iteration_ == 4 and collapsed.history_[-1]["healthy"] is False
+    # the same run stopped cleanly at iteration 4 has exactly the restored weights
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NAECollapseWarning)
+        reference = _fast(**dict(kw, nae_iterations=4)).fit(X)
+    sa, sb = collapsed.net_.module_.state_dict(), reference.net_.module_.state_dict()
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def test_real_collapse_is_detected():
+    # A huge learning rate with no gamma lets the negative energy run away.
+    X = _tiny_images()
+    with pytest.warns(NAECollapseWarning):
+        det = _fast(nae_iterations=40, nae_lr=0.5, gamma=0.0, collapse_threshold=3.0,
+                    check_interval=1, x_noise_std=0.05, x_metropolis=False).fit(X)
+    assert det.collapsed_
+    assert det.history_[-1]["healthy"] is False
+
+
+def test_nae_zero_iterations_is_pretrained_ae():
+    X = _tiny_images()
+    det = _fast(nae_iterations=0).fit(X)
+    np.testing.assert_array_equal(det.score_samples(X), det.score_samples_pretrained(X))
+    assert det.best_iteration_ == 0
