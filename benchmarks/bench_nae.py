@@ -20,7 +20,9 @@ The paper's protocol is ``--n-train 100000 --n-test 40000 --seeds 0 1 2
 
     python benchmarks/bench_nae.py --qcd /work/scratch/testcache/qcd_4000_1.h5 \
         --top /work/scratch/testcache/top_2000_2.h5 --n-train 1500 --n-test 500 \
-        --seeds 0 --max-epochs 15 --nae-iterations 60 --reduced
+        --seeds 0 --max-epochs 15 --nae-iterations 60 --nae-batch-size 32 --n-z-steps 5 \
+        --n-x-steps 5 --x-noise-std 1e-2 --nae-lr 1e-3 --preset cpu --param batch_size=64 \
+        --param lr=0.002 --param x_metropolis=false --threads 1 --reduced
 
 is marked ``"reduced": true`` in the JSON. Without ``--qcd``/``--top`` jets are
 generated with ``jetad.datasets.generate_jets`` and cached in ``--cache-dir``.
@@ -78,6 +80,9 @@ def run(args):
                   nae_lr=args.nae_lr, n_z_steps=args.n_z_steps, n_x_steps=args.n_x_steps,
                   x_noise_std=args.x_noise_std, device=args.device, keep_checkpoints=True)
     params = {k: v for k, v in params.items() if v is not None}
+    for item in args.param or []:
+        key, _, value = item.partition("=")
+        params[key] = json.loads(value)
     rows = []
     for background, signal, label in (("qcd", "top", "top"), ("top", "qcd", "qcd")):
         X_train = images[background][: args.n_train]
@@ -172,6 +177,8 @@ def main(argv=None):
     p.add_argument("--n-z-steps", type=int)
     p.add_argument("--n-x-steps", type=int)
     p.add_argument("--x-noise-std", type=float)
+    p.add_argument("--param", action="append", metavar="KEY=JSON",
+                   help="any other NAEDetector parameter, e.g. --param x_metropolis=false")
     p.add_argument("--device", default="auto")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--reduced", action="store_true",
@@ -187,7 +194,7 @@ def main(argv=None):
             "overrides": {k: v for k, v in vars(args).items()
                           if k in ("max_epochs", "nae_iterations", "nae_epochs",
                                    "nae_batch_size", "nae_lr", "n_z_steps", "n_x_steps",
-                                   "x_noise_std") and v is not None},
+                                   "x_noise_std", "param") and v is not None},
             "sources": sources, "jetad": jetad.__version__, "torch": torch.__version__,
             "threads": torch.get_num_threads(), "machine": platform.platform(),
             "total_wall_s": None}
