@@ -25,6 +25,10 @@ import jetad  # noqa: E402
 import jetad_docs_helpers  # noqa: E402
 
 jetad_docs_helpers.write_api_rst(HERE / "api.rst")
+jetad_docs_helpers.write_if_changed(
+    HERE / "_generated" / "benchmark_results.rst",
+    jetad_docs_helpers.benchmark_results_rst(HERE.parent / "benchmarks" / "results", HERE),
+)
 
 # -- Project -----------------------------------------------------------------
 project = "jetad"
@@ -45,7 +49,7 @@ extensions = [
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 root_doc = "index"
 templates_path = ["_templates"]
-exclude_patterns = ["_build", "_ext", "_templates", "Thumbs.db", ".DS_Store",
+exclude_patterns = ["_build", "_ext", "_templates", "_generated", "Thumbs.db", ".DS_Store",
                     "auto_examples/*.ipynb", "auto_examples/*.py", "auto_examples/*.zip",
                     "auto_examples/*.md5", "auto_examples/*.json"]
 default_role = "literal"

@@ -149,3 +149,184 @@ def write_api_rst(path):
     with open(path, "w", encoding="utf-8") as f:
         f.write(text)
     return True
+
+
+# --------------------------------------------------------------------------
+# Benchmark results page, generated from benchmarks/results/*.json
+# --------------------------------------------------------------------------
+def _committed_results(results_dir):
+    """Result files under ``results_dir`` that git tracks (all files outside a checkout).
+
+    The documentation quotes committed results only, so that a local build
+    shows what a fresh clone (and CI) shows.
+    """
+    import subprocess
+    from pathlib import Path
+
+    results_dir = Path(results_dir)
+    files = sorted(p for p in results_dir.glob("*") if p.suffix in (".json", ".md"))
+    try:
+        out = subprocess.run(["git", "ls-files", "--", "."],
+                             cwd=results_dir, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return files
+    if out.returncode != 0:
+        return files
+    tracked = {Path(line).name for line in out.stdout.split()}
+    return [p for p in files if p.name in tracked]
+
+
+def _escape(text):
+    """Free text from a result file, safe inside reST paragraphs."""
+    text = str(text)
+    for ch in ("\\", "*", "`", "|", "_"):
+        text = text.replace(ch, "\\" + ch)
+    return text
+
+
+def _fmt(value, digits=3):
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_fmt(v, digits) for v in value)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        if value != value:
+            return "nan"
+        if abs(value) >= 100:
+            return f"{value:,.0f}"
+        return f"{value:.{digits}g}"
+    if isinstance(value, int) and abs(value) >= 10000:
+        return f"{value:,}"
+    return _escape(value)
+
+
+def _table(header, rows):
+    """A reST list-table."""
+    lines = [".. list-table::", "   :header-rows: 1", ""]
+    for row in [header, *rows]:
+        lines.append(f"   * - {row[0]}")
+        lines.extend(f"     - {cell}" for cell in row[1:])
+    return "\n".join(lines) + "\n"
+
+
+def _provenance(data):
+    machine = data.get("machine", {})
+    versions = data.get("versions", {})
+    items = []
+    if "command" in data:
+        items.append(f"command: ``{data['command']}``")
+    date = data.get("date_utc") or data.get("date")
+    if date:
+        items.append(f"date: {_escape(date)}")
+    if machine:
+        desc = ", ".join(f"{k}={_escape(machine[k])}" for k in ("cpu", "cpu_count", "platform")
+                         if machine.get(k))
+        if desc:
+            items.append(f"machine: {desc}")
+        load = machine.get("load_average_1min_at_start", machine.get("load_average_before"))
+        if load is not None:
+            items.append(f"load average at start: {_fmt(load)}")
+    if versions:
+        items.append("versions: " + ", ".join(f"{_escape(k)} {_escape(v)}"
+                                              for k, v in versions.items()))
+    if data.get("notes"):
+        items.append(f"notes: {_escape(data['notes'])}")
+    return "".join(f"* {item}\n" for item in items)
+
+
+def _generation_tables(data):
+    out = []
+    e2e = data.get("end_to_end", {})
+    if e2e:
+        rows = [[kind, _fmt(r.get("n_jets")), _fmt(r.get("repeats")),
+                 _fmt(r.get("jets_per_cpu_s_median")), _fmt(r.get("jets_per_s_median")),
+                 _fmt(r.get("selection_efficiency_median")),
+                 _fmt(r.get("mean_n_constituents_median")),
+                 _fmt(r.get("median_jet_mass_gev"))] for kind, r in e2e.items()]
+        out.append("End to end (Pythia 8 + detector response + FastJet + selection), "
+                   "one worker process, medians over the repeats:\n\n")
+        out.append(_table(["kind", "jets", "repeats", "jets per CPU-second",
+                           "jets per second (wall)", "selection efficiency",
+                           "mean constituents", "median jet mass (GeV)"], rows))
+    det = data.get("detector_response", {})
+    if det:
+        rows = [[kind, _fmt(r.get("n_events")), _fmt(r.get("visible_particles_per_event")),
+                 _fmt(r.get("eflow_objects_per_event")),
+                 _fmt(r.get("detector_cpu_ms_per_event_median")),
+                 _fmt(r.get("pythia_events_per_cpu_s"))] for kind, r in det.items()]
+        out.append("\nDetector response alone:\n\n")
+        out.append(_table(["kind", "events", "visible particles per event",
+                           "energy-flow objects per event", "detector CPU ms per event",
+                           "Pythia events per CPU-second"], rows))
+    target = data.get("target")
+    if target:
+        out.append("\nTarget: " + ", ".join(f"``{k}`` = {_fmt(v)}" for k, v in target.items())
+                   + ".\n")
+    return "".join(out)
+
+
+def _preprocessing_tables(data):
+    res = data.get("results", [])
+    if not res:
+        return ""
+    d = data.get("data", {})
+    out = []
+    if d:
+        out.append(f"Data: {_escape(d.get('description', ''))} ({_fmt(d.get('n_jets'))} jets, "
+                   f"mean {_fmt(d.get('mean_constituents'))} constituents). "
+                   f"Threads: {_fmt(data.get('threads'))}.\n\n")
+    rows = [[f"``{r.get('name')}``", _fmt(r.get("repeats")), _fmt(r.get("jets_per_second_cpu")),
+             _fmt(r.get("jets_per_second_wall")), _fmt(r.get("target_jets_per_second")),
+             _fmt(r.get("meets_target_cpu"))] for r in res]
+    out.append(_table(["transformer", "repeats", "jets per CPU-second",
+                       "jets per second (wall)", "target (jets/s)", "target met (CPU)"], rows))
+    return "".join(out)
+
+
+_RENDERERS = {"generation": _generation_tables, "preprocessing": _preprocessing_tables}
+
+
+def benchmark_results_rst(results_dir, docs_dir):
+    """reST for the committed files of ``benchmarks/results``: provenance, tables, links."""
+    import json
+    from pathlib import Path
+
+    files = _committed_results(results_dir)
+    if not files:
+        return "No benchmark results are committed yet.\n"
+    parts = []
+    for path in files:
+        rel = os.path.relpath(path, docs_dir).replace(os.sep, "/")
+        title = f"``{path.name}``"
+        parts.append(f"{title}\n{'-' * len(title)}\n\n"
+                     f":download:`Download {path.name} <{rel}>`\n\n")
+        if path.suffix != ".json":
+            continue
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            parts.append(f"(not readable as JSON: {exc})\n\n")
+            continue
+        if not isinstance(data, dict):
+            continue
+        parts.append(_provenance(data) + "\n")
+        render = _RENDERERS.get(data.get("benchmark", path.stem))
+        if render is not None:
+            try:
+                parts.append(render(data) + "\n")
+            except (AttributeError, KeyError, TypeError, ValueError):
+                parts.append("(this file's layout is not the one the documentation "
+                             "knows; see the file itself)\n\n")
+    return "".join(parts)
+
+
+def write_if_changed(path, text):
+    """Write ``text`` to ``path`` unless it already holds it (keeps mtimes stable)."""
+    from pathlib import Path
+
+    path = Path(path)
+    if path.exists() and path.read_text(encoding="utf-8") == text:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return True
