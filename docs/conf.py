@@ -10,6 +10,7 @@ packages' ``__all__`` lists, and the gallery runs ``examples/plot_*.py``.
 
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 # headless plotting for the gallery and for anything autodoc imports
@@ -19,6 +20,14 @@ import matplotlib  # noqa: E402
 matplotlib.use("Agg")
 
 HERE = Path(__file__).resolve().parent
+
+# Examples write their figure files to JETAD_EXAMPLE_OUTPUT (default: the
+# current folder, which is examples/ under sphinx-gallery); keep the source
+# tree clean. Their jet samples are cached in the temporary folder.
+os.environ.setdefault(
+    "JETAD_EXAMPLE_OUTPUT",
+    os.path.join(tempfile.gettempdir(), "jetad_docs_example_output.png"),
+)
 sys.path.insert(0, str(HERE / "_ext"))
 
 import jetad  # noqa: E402
