@@ -9,6 +9,15 @@ import os
 import numpy as np
 import pytest
 
+# The networks in the tests are small: one intra-op thread is faster than two on a
+# 2-core machine, where OpenMP threads otherwise contend with the generation workers.
+try:
+    import torch
+
+    torch.set_num_threads(1)
+except ImportError:  # pragma: no cover - torch is a core dependency
+    pass
+
 N_QCD = 4000
 N_TOP = 2000
 
