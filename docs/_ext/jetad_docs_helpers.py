@@ -13,7 +13,7 @@ import signal
 # Per-example timeout for sphinx-gallery
 # --------------------------------------------------------------------------
 #: Seconds one gallery example may run; ``JETAD_DOCS_EXAMPLE_TIMEOUT`` overrides.
-EXAMPLE_TIMEOUT = int(os.environ.get("JETAD_DOCS_EXAMPLE_TIMEOUT", "180"))
+EXAMPLE_TIMEOUT = int(os.environ.get("JETAD_DOCS_EXAMPLE_TIMEOUT", "300"))
 
 
 class ExampleTimeout(TimeoutError):
@@ -164,7 +164,7 @@ def _committed_results(results_dir):
     from pathlib import Path
 
     results_dir = Path(results_dir)
-    files = sorted(p for p in results_dir.glob("*") if p.suffix in (".json", ".md"))
+    files = sorted(p for p in results_dir.glob("*") if p.suffix in (".json", ".md", ".png"))
     try:
         out = subprocess.run(["git", "ls-files", "--", "."],
                              cwd=results_dir, capture_output=True, text=True, timeout=30)
@@ -182,6 +182,18 @@ def _escape(text):
     for ch in ("\\", "*", "`", "|", "_"):
         text = text.replace(ch, "\\" + ch)
     return text
+
+
+def _last_commit(path):
+    """``"<short hash> (<date>): <subject>"`` of the last commit that touched ``path``."""
+    import subprocess
+
+    try:
+        out = subprocess.run(["git", "log", "-1", "--format=%h (%cs): %s", "--", path.name],
+                             cwd=path.parent, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return out.stdout.strip() if out.returncode == 0 else ""
 
 
 def _fmt(value, digits=3):
@@ -295,11 +307,16 @@ def benchmark_results_rst(results_dir, docs_dir):
     if not files:
         return "No benchmark results are committed yet.\n"
     parts = []
-    for path in files:
+    for path in [p for p in files if p.suffix != ".png"] + [p for p in files if p.suffix == ".png"]:
         rel = os.path.relpath(path, docs_dir).replace(os.sep, "/")
         title = f"``{path.name}``"
-        parts.append(f"{title}\n{'-' * len(title)}\n\n"
-                     f":download:`Download {path.name} <{rel}>`\n\n")
+        parts.append(f"{title}\n{'-' * len(title)}\n\n")
+        if path.suffix == ".png":
+            commit = _last_commit(path)
+            parts.append(f".. figure:: {rel}\n   :width: 100%\n\n"
+                         f"   {_escape(commit) if commit else _escape(path.name)}\n\n")
+            continue
+        parts.append(f":download:`Download {path.name} <{rel}>`\n\n")
         if path.suffix != ".json":
             continue
         try:
