@@ -111,6 +111,11 @@ sphinx_gallery_conf = {
     # examples must run, and a failing one fails the build
     "abort_on_example_error": False,
     "only_warn_on_example_error": False,
+    # sphinx-gallery skips examples whose source did not change since they
+    # last ran in docs/auto_examples; tests/test_docs.py sets
+    # JETAD_DOCS_RUN_STALE_EXAMPLES=1 so that an API change that breaks an
+    # unchanged example still fails the build.
+    "run_stale_examples": os.environ.get("JETAD_DOCS_RUN_STALE_EXAMPLES", "0") == "1",
     "show_memory": False,
     "write_computation_times": True,
 }

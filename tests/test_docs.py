@@ -3,8 +3,8 @@
 This runs exactly the documented build command,
 ``python -m sphinx -W --keep-going -b html docs <out>``, with the output in a
 temporary folder. It executes every ``examples/plot_*.py`` (they must run in
-seconds; see ``JETAD_DOCS_EXAMPLE_TIMEOUT`` in ``docs/_ext``), so it also
-catches examples broken by an API change. Skipped when the ``docs`` packages
+seconds; see ``JETAD_DOCS_EXAMPLE_TIMEOUT`` in ``docs/_ext``), also those
+that ran in an earlier build, so it catches examples broken by an API change. Skipped when the ``docs`` packages
 are not installed.
 """
 
@@ -25,7 +25,8 @@ pytestmark = pytest.mark.slow
 
 def test_docs_build_without_warnings(tmp_path):
     out = tmp_path / "html"
-    env = dict(os.environ, MPLBACKEND="Agg")
+    # re-run every example, also those sphinx-gallery ran before in docs/auto_examples
+    env = dict(os.environ, MPLBACKEND="Agg", JETAD_DOCS_RUN_STALE_EXAMPLES="1")
     cmd = [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-b", "html",
            "docs", str(out)]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True,
