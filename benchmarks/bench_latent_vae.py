@@ -91,6 +91,8 @@ def main(argv=None):
     p.add_argument("--n-test", type=int, default=1000, help="held-out test jets per class")
     p.add_argument("--n-train-max", type=int, default=8000,
                    help="cap on the size of each training sample")
+    p.add_argument("--n-train-vae", type=int, default=8000,
+                   help="cap on the balanced training sample of the (slower) conv VAE/GMVAE")
     p.add_argument("--epochs-dvae", type=int, default=20)
     p.add_argument("--epochs-vae", type=int, default=20)
     p.add_argument("--seed", type=int, default=0)
@@ -99,9 +101,10 @@ def main(argv=None):
     p.add_argument("--output", default=os.path.join(HERE, "results", "latent_vae.json"))
     args = p.parse_args(argv)
     if args.reduced:  # the recorded 2-core configuration
-        args.n_train_max = min(args.n_train_max, 5000)
-        args.epochs_dvae = min(args.epochs_dvae, 15)
-        args.epochs_vae = min(args.epochs_vae, 15)
+        args.n_train_max = min(args.n_train_max, 4000)
+        args.n_train_vae = min(args.n_train_vae, 2000)
+        args.epochs_dvae = min(args.epochs_dvae, 12)
+        args.epochs_vae = min(args.epochs_vae, 10)
     torch.set_num_threads(2)
     t_start = time.perf_counter()
     os.makedirs(args.out_dir, exist_ok=True)
@@ -143,11 +146,13 @@ def main(argv=None):
         "config": {
             "reduced": bool(args.reduced),
             "reduced_note": ("REDUCED run: a few thousand generated jets per class instead of "
-                             "100k, 15 epochs instead of 200, one seed, 2 shared CPU cores; "
+                             "100k (DVAE <= 4000, VAE/GMVAE 2000 training jets), 12 (DVAE) / 10 "
+                             "(VAE, GMVAE) epochs instead of 200, one seed, 2 shared CPU cores; "
                              "numbers are indicative, not a reproduction of the paper's "
                              "statistics") if args.reduced else None,
             "n_qcd_total": int(len(Q)), "n_top_total": int(len(T)),
             "n_test_per_class": int(n_test), "n_train_max": args.n_train_max,
+            "n_train_vae": args.n_train_vae,
             "epochs_dvae": args.epochs_dvae, "epochs_vae": args.epochs_vae,
             "seed": args.seed, "qcd_files": qcd_files, "top_files": top_files,
             "imager": "JetImager() defaults (40x40, unit sum)",
@@ -175,17 +180,18 @@ def main(argv=None):
     X_bal, _ = make_contaminated_sample(Q_pool, T_pool, 1.0,
                                         n_samples=min(args.n_train_max, 2 * len(T_pool)),
                                         random_state=args.seed)
-    bal = {"n_train": int(len(X_bal))}
+    X_bal_conv = X_bal[:args.n_train_vae]
+    bal = {"n_train_dvae": int(len(X_bal)), "n_train_vae_gmvae": int(len(X_bal_conv))}
     vae, tt = fit(VAEDetector(latent_dim=1, score_type="latent", max_epochs=args.epochs_vae,
-                              **common), X_bal, "VAE")
+                              **common), X_bal_conv, "VAE")
     z = vae.encode(X_test)[:, 0]
     bal["VAE"] = {"latent_coordinate": _aucs(y_top, z), "latent_kl": _aucs(y_top, vae.anomaly_score(X_test)),
                   "fit_s": tt}
     vae.set_params(score_type="reconstruction")
     bal["VAE"]["reconstruction"] = _aucs(y_top, vae.anomaly_score(X_test))
 
-    gm, tt = fit(GMVAEDetector(latent_dim=1, max_epochs=args.epochs_vae, **common), X_bal,
-                 "GMVAE")
+    gm, tt = fit(GMVAEDetector(latent_dim=1, max_epochs=args.epochs_vae, **common),
+                 X_bal_conv, "GMVAE")
     zg = gm.encode(X_test)[:, 0]
     bal["GMVAE"] = {"latent_coordinate": _aucs(y_top, zg),
                     "latent_neg_log_prior": _aucs(y_top, gm.anomaly_score(X_test)),
