@@ -250,3 +250,13 @@ def test_nae_on_top_jets_improves_qcd_auc_over_its_pretrained_ae(top_qcd_images)
     auc_nae = anomaly_auc(y, det.anomaly_score(np.r_[X_bkg, X_sig]))
     assert not det.collapsed_
     assert auc_nae > auc_ae, (auc_ae, auc_nae)
+
+
+def test_pickle_roundtrip():
+    import pickle
+
+    X = _tiny_images()
+    det = _fast().fit(X)
+    clone = pickle.loads(pickle.dumps(det))
+    np.testing.assert_array_equal(det.score_samples(X), clone.score_samples(X))
+    assert clone.history_ == det.history_

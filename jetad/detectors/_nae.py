@@ -558,7 +558,8 @@ class NAEDetector(BaseNeuralDetector):
                 spread_neg = float(x_neg.flatten(1).var(0).sum()) if bs > 1 else 1.0
             row = {
                 "iteration": it, "epoch": (it - 1) // per_epoch + 1, "loss": float(loss.detach()),
-                "pos_energy": float(e_pos.detach().mean()), "neg_energy": float(e_neg.detach().mean()),
+                "pos_energy": float(e_pos.detach().mean()),
+                "neg_energy": float(e_neg.detach().mean()),
                 "neg_energy_z0": float(zres.energy_start.mean()),
                 "neg_energy_z": float(zres.energy.mean()),
                 "neg_energy_x": float(xres.energy.mean()),
@@ -610,6 +611,31 @@ class NAEDetector(BaseNeuralDetector):
         self.best_iteration_ = best["iteration"]
         self.n_nae_iterations_ = len(history) - 1
         self.history_ = history
+
+    # -------------------------------------------------------------- pickling
+    def __getstate__(self):
+        # torch refuses to pickle spectrally normalised (parametrized) modules; keep the
+        # fitted skorch net as its module state dict and history and rebuild it on load.
+        state = self.__dict__.copy()
+        net = state.pop("net_", None)
+        if net is not None:
+            state["_net_pickle"] = {
+                "module": {k: v.detach().cpu() for k, v in net.module_.state_dict().items()},
+                "history": net.history, "device": str(net.device)}
+        return state
+
+    def __setstate__(self, state):
+        saved = state.pop("_net_pickle", None)
+        self.__dict__.update(state)
+        if saved is not None:
+            device = saved["device"]
+            if device.startswith("cuda") and not torch.cuda.is_available():
+                device = "cpu"
+            self.net_ = self._make_net(device, 0)
+            self.net_.initialize()
+            self.net_.module_.load_state_dict(saved["module"])
+            self.net_.module_.eval()
+            self.net_.history = saved["history"]
 
     # ------------------------------------------------------------ public API
     def score_samples_pretrained(self, X):
