@@ -95,9 +95,10 @@ def test_random_state_reproducible_and_global_rng_untouched(cls, blobs):
     assert not np.allclose(a, c)
 
 
-@pytest.mark.parametrize("cls", [AEDetector, VAEDetector])
-def test_clone_pickle_joblib_round_trips(cls, blobs, tmp_path):
-    det = cls(random_state=0, **FAST).fit(blobs)
+@pytest.mark.parametrize("cls, params", [(AEDetector, {}), (VAEDetector, {}),
+                                         (AEDetector, {"spectral_norm": True})])
+def test_clone_pickle_joblib_round_trips(cls, params, blobs, tmp_path):
+    det = cls(random_state=0, **params, **FAST).fit(blobs)
     expected = det.score_samples(blobs)
     fresh = clone(det)
     assert not hasattr(fresh, "net_")

@@ -337,6 +337,33 @@ class BaseNeuralDetector(OutlierMixin, BaseEstimator):
         rec = self._batched(images, lambda m, x: m.reconstruct(x))
         return rec if getattr(X, "ndim", 2) == 4 else rec.reshape(rec.shape[0], -1)
 
+    def __getstate__(self):
+        # torch cannot pickle spectrally normalised (parametrized) modules, so the fitted
+        # skorch net travels as its module weights and history and is rebuilt on load.
+        # The optimizer state is not kept: a warm start after unpickling restarts Adam.
+        state = self.__dict__.copy()
+        net = state.pop("net_", None)
+        if net is not None:
+            state["_net_pickle"] = {
+                "module": {k: v.detach().cpu() for k, v in net.module_.state_dict().items()},
+                "history": net.history,
+                "device": str(net.device),
+            }
+        return state
+
+    def __setstate__(self, state):
+        saved = state.pop("_net_pickle", None)
+        self.__dict__.update(state)
+        if saved is not None:
+            device = saved["device"]
+            if device.startswith("cuda") and not torch.cuda.is_available():
+                device = "cpu"
+            self.net_ = self._make_net(device, 0)
+            self.net_.initialize()
+            self.net_.module_.load_state_dict(saved["module"])
+            self.net_.module_.eval()
+            self.net_.history = saved["history"]
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False

@@ -613,30 +613,6 @@ class NAEDetector(BaseNeuralDetector):
         self.history_ = history
 
     # -------------------------------------------------------------- pickling
-    def __getstate__(self):
-        # torch refuses to pickle spectrally normalised (parametrized) modules; keep the
-        # fitted skorch net as its module state dict and history and rebuild it on load.
-        state = self.__dict__.copy()
-        net = state.pop("net_", None)
-        if net is not None:
-            state["_net_pickle"] = {
-                "module": {k: v.detach().cpu() for k, v in net.module_.state_dict().items()},
-                "history": net.history, "device": str(net.device)}
-        return state
-
-    def __setstate__(self, state):
-        saved = state.pop("_net_pickle", None)
-        self.__dict__.update(state)
-        if saved is not None:
-            device = saved["device"]
-            if device.startswith("cuda") and not torch.cuda.is_available():
-                device = "cpu"
-            self.net_ = self._make_net(device, 0)
-            self.net_.initialize()
-            self.net_.module_.load_state_dict(saved["module"])
-            self.net_.module_.eval()
-            self.net_.history = saved["history"]
-
     # ------------------------------------------------------------ public API
     def score_samples_pretrained(self, X):
         """``score_samples`` of the best pre-trained AE (before the NAE phase).
