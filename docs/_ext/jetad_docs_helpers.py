@@ -238,6 +238,10 @@ def _provenance(data):
         load = machine.get("load_average_1min_at_start", machine.get("load_average_before"))
         if load is not None:
             items.append(f"load average at start: {_fmt(load)}")
+    env = data.get("environment")
+    if isinstance(env, dict) and env:
+        items.append("environment: " + ", ".join(f"{_escape(k)} {_escape(v)}"
+                                                 for k, v in env.items()))
     if versions:
         items.append("versions: " + ", ".join(f"{_escape(k)} {_escape(v)}"
                                               for k, v in versions.items()))
@@ -295,7 +299,30 @@ def _preprocessing_tables(data):
     return "".join(out)
 
 
-_RENDERERS = {"generation": _generation_tables, "preprocessing": _preprocessing_tables}
+def _latent_vae_tables(data):
+    out = []
+    cfg = data.get("config", {})
+    if cfg.get("reduced_note"):
+        out.append(f"**{_escape(cfg['reduced_note'])}**\n\n")
+    bal = data.get("balanced_top_vs_qcd", {})
+    rows = []
+    for model, res in bal.items():
+        if not isinstance(res, dict):
+            continue
+        for score, val in res.items():
+            if isinstance(val, dict) and "auc" in val:
+                rows.append([model, f"``{score}``", _fmt(val["auc"]), _fmt(val.get("auc_max", ""))])
+    if rows:
+        out.append("Balanced top-vs-QCD sample, AUC of each score with top as signal "
+                   "(``auc``) and ``auc_max`` as recorded by the script (the better of the "
+                   "two orientations, for scores whose orientation is not fixed without "
+                   "labels):\n\n")
+        out.append(_table(["model", "score", "auc", "auc_max"], rows))
+    return "".join(out)
+
+
+_RENDERERS = {"generation": _generation_tables, "preprocessing": _preprocessing_tables,
+              "latent_vae": _latent_vae_tables}
 
 
 def benchmark_results_rst(results_dir, docs_dir):
@@ -317,6 +344,12 @@ def benchmark_results_rst(results_dir, docs_dir):
                          f"   {_escape(commit) if commit else _escape(path.name)}\n\n")
             continue
         parts.append(f":download:`Download {path.name} <{rel}>`\n\n")
+        if path.suffix == ".md":
+            text = Path(path).read_text(encoding="utf-8")
+            # included as it is (MyST), unless headings could clash with this page's
+            if not any(line.lstrip().startswith("#") for line in text.splitlines()):
+                parts.append(f".. include:: {rel}\n   :parser: myst_parser.sphinx_\n\n")
+            continue
         if path.suffix != ".json":
             continue
         try:
