@@ -33,7 +33,12 @@ def _build_parser():
     bench = sub.add_parser("benchmark", help="run the paper-reproduction benchmark suite")
     bench.add_argument("--config", default=None, help="JSON file with sizes, seeds, detectors")
     bench.add_argument("--output-dir", default="benchmarks/results")
-    bench.add_argument("--preset", default="small", help="size preset: small, medium, paper")
+    bench.add_argument("--preset", default="small", choices=["small", "medium", "paper"],
+                       help="size preset: small, medium, paper")
+    bench.add_argument("--data-dir", default=None,
+                       help="sample cache (default: config's data_dir, else the user cache)")
+    bench.add_argument("--tasks", default=None,
+                       help="comma-separated subset of top_qcd,dark,mmd (default: config)")
     return parser
 
 
@@ -77,7 +82,9 @@ def main(argv=None):
     if args.command == "benchmark":
         from jetad._benchmark import run_benchmark
 
-        return run_benchmark(config=args.config, output_dir=args.output_dir, preset=args.preset)
+        return run_benchmark(config=args.config, output_dir=args.output_dir, preset=args.preset,
+                             data_dir=args.data_dir,
+                             tasks=args.tasks.split(",") if args.tasks else None)
     parser.error(f"unknown command {args.command}")
     return 2
 

@@ -1,0 +1,201 @@
+"""Tests of ``jetad benchmark`` (jetad._benchmark): config, MMD, a tiny resumable run."""
+
+import json
+import math
+import os
+
+import numpy as np
+import pytest
+
+from jetad._benchmark import PRESETS, maximum_mean_discrepancy, resolve_config, run_benchmark
+
+
+# ------------------------------------------------------------------------------------ MMD
+def _gaussian_mmd2(delta2, s, sigma, d):
+    """Exact MMD² of N(mu1, s² I) and N(mu2, s² I), |mu1 - mu2|² = delta2, Gaussian kernel."""
+    c = sigma ** 2 + 2 * s ** 2
+    return 2 * (sigma ** 2 / c) ** (d / 2) * (1 - math.exp(-delta2 / (2 * c)))
+
+
+@pytest.mark.parametrize("shift", [0.0, 0.5, 1.0, 2.0])
+def test_mmd_matches_gaussian_formula(shift):
+    d, n, s, sigma, k = 3, 1000, 1.0, 1.5, 8
+    values = []
+    for seed in range(k):
+        rng = np.random.default_rng(seed)
+        X = rng.normal(0, s, (n, d))
+        Y = rng.normal(0, s, (n, d))
+        Y[:, 0] += shift
+        values.append(maximum_mean_discrepancy(X, Y, bandwidth=sigma))
+    want = _gaussian_mmd2(shift ** 2, s, sigma, d)
+    # unbiased: the mean of k independent estimates is within a few standard errors
+    stderr = np.std(values, ddof=1) / math.sqrt(k)
+    assert abs(np.mean(values) - want) < 4 * stderr + 1e-4
+    if shift:
+        assert np.mean(values) > 10 * stderr  # clearly above zero
+
+
+def test_mmd_same_and_different_samples():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(400, 5))
+    same = maximum_mean_discrepancy(X[:200], X[200:])  # median bandwidth
+    assert abs(same) < 0.01
+    # a sample against itself: the unbiased estimate is ~0 (slightly negative)
+    assert abs(maximum_mean_discrepancy(X, X)) < 0.01
+    far = maximum_mean_discrepancy(X, X + 1.0)
+    assert far > 0.05
+    sub = maximum_mean_discrepancy(X, X + 1.0, n_subsample=100, random_state=0)
+    assert sub > 0.05
+    with pytest.raises(ValueError, match="features"):
+        maximum_mean_discrepancy(X, X[:, :2])
+
+
+# ------------------------------------------------------------------------------ config
+def test_presets_resolve():
+    for name in PRESETS:
+        cfg = resolve_config(None, name)
+        assert cfg["preset"] == name
+        assert cfg["dark"]["pt_powers"] == [0.01, 0.1, 0.2, 0.3, 0.5]
+    paper = resolve_config(None, "paper")
+    assert paper["top_qcd"]["n_train"] == 100000 and len(paper["seeds"]) >= 3
+
+
+@pytest.mark.parametrize("config, key", [
+    ({"n_epochs": 3}, "n_epochs"),
+    ({"top_qcd": {"n_trian": 10}}, "top_qcd.n_trian"),
+    ({"detectors": {"AE": {"max_epoch": 1}}}, "detectors.AE.max_epoch"),
+    ({"detectors": {"XAE": {}}}, "XAE"),
+    ({"baselines": {"isolation_forest": {"n_trees": 3}}}, "baselines.isolation_forest.n_trees"),
+    ({"baselines": {"knn": {}}}, "knn"),
+    ({"imager": {"pt_power": 0.5}}, "imager.pt_power"),
+    ({"tasks": ["top_qcd", "dijet"]}, "tasks"),
+    ({"dark": {"n_test": 1}}, "dark.n_test"),
+    ({"dark": {"pt_powers": [0.1, -1]}}, "dark.pt_powers"),
+    ({"plots": {"dpl": 3}}, "plots.dpl"),
+])
+def test_bad_config_keys_name_the_key(config, key):
+    with pytest.raises(ValueError, match=key.replace(".", r"\.")):
+        resolve_config(config)
+
+
+def test_config_file_and_merging(tmp_path):
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps({"preset": "medium", "detectors": {"AE": {"max_epochs": 2}}}))
+    cfg = resolve_config(str(path), "small")
+    assert cfg["preset"] == "medium"
+    assert list(cfg["detectors"]) == ["AE"]  # the names given replace the set ...
+    assert cfg["detectors"]["AE"] == {**PRESETS["medium"]["detectors"]["AE"], "max_epochs": 2}
+
+
+# ------------------------------------------------------------------- a tiny real run
+@pytest.fixture
+def tiny_files(qcd_jets, top_jets, tmp_path):
+    """300 QCD / top jets from the session's cached samples, as HDF5 files."""
+    from jetad.datasets import save_jets
+
+    files = {}
+    for name, X in (("qcd", qcd_jets), ("top", top_jets)):
+        files[name] = str(tmp_path / f"{name}.h5")
+        save_jets(files[name], X[:300])
+    return files
+
+
+def _tiny_config(files):
+    return {
+        "seeds": [0],
+        # the dark kinds take the top-tagging files: this checks the plumbing only
+        "data_files": {"qcd": files["qcd"], "top": files["top"], "qcd_lowpt": files["qcd"],
+                       "aachen": files["top"]},
+        "detectors": {"AE": {"max_epochs": 1, "batch_size": 64}},
+        "baselines": {"mean_x2": {}, "isolation_forest": {"n_estimators": 10}, "jet_mass": {},
+                      "supervised_cnn": {"max_epochs": 1}},
+        "top_qcd": {"n_train": 150, "n_test": 150},
+        "dark": {"n_train": 150, "n_test": 150, "pt_powers": [0.5], "signals": ["aachen"],
+                 "detectors": None},
+        "mmd": {"n_subsample": 60, "latent_detectors": ["AE"]},
+        "plots": {"detectors": ["AE"], "n_worst": 2},
+    }
+
+
+def test_tiny_suite_writes_results_and_resumes(tiny_files, tmp_path, monkeypatch):
+    import jetad.detectors as detectors
+
+    calls = []
+    fail_at = {"n": 2}  # simulate an interruption during the second detector fit
+
+    class CountingAE(detectors.AEDetector):
+        def fit(self, X, y=None):
+            calls.append(1)
+            if len(calls) == fail_at["n"]:
+                raise KeyboardInterrupt("simulated interruption")
+            return super().fit(X, y)
+
+    monkeypatch.setattr(detectors, "AEDetector", CountingAE)
+    out = str(tmp_path / "suite")
+    cfg = _tiny_config(tiny_files)
+
+    with pytest.raises(KeyboardInterrupt):
+        run_benchmark(cfg, output_dir=out)
+    units = os.path.join(out, "units")
+    assert os.path.exists(os.path.join(units, "top_qcd", "top__AE__seed0.json"))
+    assert not os.path.exists(os.path.join(units, "top_qcd", "qcd__AE__seed0.json"))
+    # no temporary files are left behind by the atomic writes
+    assert not [f for _, _, fs in os.walk(out) for f in fs if f.endswith(".tmp")]
+
+    fail_at["n"] = -1
+    calls.clear()
+    assert run_benchmark(cfg, output_dir=out) == 0
+    # resumed: only the QCD-as-anomaly AE and the dark AE (n=0.5) were trained
+    assert len(calls) == 2
+    suite = json.load(open(os.path.join(out, "suite.json")))
+    assert suite["units_reused"] >= 1
+    labels = {(r["task"], r["setting"], r["label"]) for r in suite["results"]}
+    for direction in ("top", "qcd"):
+        for label in ("AE", "mean(x²)", "−mean(x²)", "IsolationForest", "jet mass",
+                      "−jet mass", "supervised CNN"):
+            assert ("top_qcd", direction, label) in labels
+    assert ("dark", "n=0.5", "AE") in labels
+    for r in suite["results"]:
+        assert 0.0 <= r["auc_mean"] <= 1.0 and r["rejection_mean"] >= 1.0
+    # both signs of the trivial score add up to 1 in AUC
+    auc = {(r["setting"], r["label"]): r["auc_mean"] for r in suite["results"]
+           if r["task"] == "top_qcd"}
+    assert auc[("top", "mean(x²)")] + auc[("top", "−mean(x²)")] == pytest.approx(1.0)
+    assert {m["signal"] for m in suite["mmd"]["image"]} == {"aachen", "QCD vs QCD"}
+    assert suite["mmd"]["latent"][0]["detector"] == "AE"
+    report = open(os.path.join(out, "report.md")).read()
+    assert "| paper AUC |" in report and "0.875" in report and "MMD" in report
+    for fig in ("roc_top_qcd_top_top.png", "roc_top_qcd_qcd_qcd.png", "mmd_vs_n.png",
+                "roc_dark_sweep_AE.png", "model_top_qcd_top_AE.png"):
+        path = os.path.join(out, "figures", fig)
+        assert os.path.getsize(path) > 1000, fig
+        assert fig in report
+
+    # a rerun does nothing but rebuild the report
+    calls.clear()
+    run_benchmark(cfg, output_dir=out)
+    assert calls == []
+    assert json.load(open(os.path.join(out, "suite.json")))["units_run"] == 0
+
+    # a changed detector setting reruns only that detector's units
+    cfg["detectors"]["AE"]["lr"] = 5e-3
+    run_benchmark(cfg, output_dir=out)
+    assert len(calls) == 3  # two directions + one dark setting
+    suite = json.load(open(os.path.join(out, "suite.json")))
+    assert suite["config"]["detectors"]["AE"]["lr"] == 5e-3
+    assert suite["units_run"] == 3
+
+
+def test_unimportable_detector_is_skipped_with_a_note(tiny_files, tmp_path, monkeypatch):
+    import jetad.detectors as detectors
+
+    monkeypatch.delattr(detectors, "NAEDetector")
+    cfg = _tiny_config(tiny_files)
+    cfg.update(tasks=["top_qcd"], detectors={"NAE": {}},
+               baselines={"mean_x2": {}}, plots={"enabled": False})
+    cfg["top_qcd"]["directions"] = ["top"]
+    out = str(tmp_path / "suite")
+    run_benchmark(cfg, output_dir=out)
+    suite = json.load(open(os.path.join(out, "suite.json")))
+    assert any("NAE skipped" in n for n in suite["notes"])
+    assert {r["label"] for r in suite["results"]} == {"mean(x²)", "−mean(x²)"}
