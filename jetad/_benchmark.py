@@ -1012,11 +1012,13 @@ def _aggregate(units, cfg):
                                         "signal": r["signal"], "label": r["label"],
                                         "method": u["method"], "kind": u["kind"],
                                         "auc": [], "rejection": [], "rejection_error": [],
-                                        "fit_seconds": [], "seeds": []})
+                                        "fit_seconds": [], "seeds": [], "bound": []})
             g["auc"].append(r["auc"])
             g["rejection"].append(r["rejection"])
             g["rejection_error"].append(r["rejection_error"])
             g["fit_seconds"].append(r.get("fit_seconds", u["fit_seconds"]))
+            # 1/eps_B is the bound N_B when no background jet passes the cut
+            g["bound"].append(bool(r["rejection"] >= u.get("n_test", math.inf) - 1e-9))
             g["seeds"].append(u["seed"])
     out = []
     for g in groups.values():
@@ -1025,6 +1027,7 @@ def _aggregate(units, cfg):
         g["fit_seconds_mean"] = float(np.mean(g["fit_seconds"]))
         g["n_seeds"] = len(g["seeds"])
         g["deterministic"] = g["method"] in _DETERMINISTIC
+        g["rejection_at_bound"] = all(g["bound"])
         out.append(g)
     return out
 
@@ -1035,6 +1038,12 @@ def _fmt(mean, std, n, digits):
     if n > 1:
         return f"{mean:.{digits}f} ± {std:.{digits}f}"
     return f"{mean:.{digits}f}"
+
+
+def _fmt_rej(g):
+    if g["rejection_at_bound"]:
+        return f"≥ {g['rejection_mean']:.0f}"
+    return _fmt(g["rejection_mean"], g["rejection_std"], g["n_seeds"], 1)
 
 
 def _fmt_time(s):
@@ -1205,8 +1214,7 @@ def _top_qcd_table(cfg, agg):
                 f"{'-' if paper[0] is None else paper[0]} | "
                 f"{'-' if paper[1] is None else paper[1]} | "
                 f"{_fmt(g['auc_mean'], g['auc_std'], g['n_seeds'], 3)} | "
-                f"{_fmt(g['rejection_mean'], g['rejection_std'], g['n_seeds'], 1)} | "
-                f"{seeds} | {_fmt_time(g['fit_seconds_mean'])} |")
+                f"{_fmt_rej(g)} | {seeds} | {_fmt_time(g['fit_seconds_mean'])} |")
     return lines
 
 
@@ -1240,11 +1248,27 @@ def _dark_tables(cfg, agg):
                 kind = g["kind"]
                 times.append(g["fit_seconds_mean"])
                 cells.append(f"{_fmt(g['auc_mean'], g['auc_std'], g['n_seeds'], 3)} / "
-                             f"{_fmt(g['rejection_mean'], g['rejection_std'], g['n_seeds'], 1)}")
+                             f"{_fmt_rej(g)}")
             name = label if kind == "detector" else f"*{label}* (baseline)"
             out.append(f"| {name} | " + " | ".join(cells) +
                        f" | {_fmt_time(float(np.mean(times)) if times else None)} |")
         out.append("")
+    return out
+
+
+def _observations(agg):
+    trivial = {}
+    for g in agg:
+        if g["label"] in ("mean(x²)", "−mean(x²)"):
+            key = (g["task"], g["setting"], g["signal"])
+            trivial[key] = max(trivial.get(key, 0.0), g["auc_mean"])
+    out = []
+    for g in sorted(agg, key=lambda g: (g["task"], g["setting"], g["signal"], g["label"])):
+        key = (g["task"], g["setting"], g["signal"])
+        if g["kind"] == "detector" and key in trivial and g["auc_mean"] <= trivial[key]:
+            out.append(f"- {g['task']} {g['setting']}, {_LABEL.get(g['signal'], g['signal'])} "
+                       f"as anomaly: {g['label']} AUC {g['auc_mean']:.3f} ≤ "
+                       f"{trivial[key]:.3f}")
     return out
 
 
@@ -1278,7 +1302,8 @@ def _write_report(cfg, output_dir, units, state, figures, total_s):
         "mean ± sample std over seeds where there is more than one seed, a single value "
         "otherwise). Anomaly scores are higher = more anomalous; AUC below 0.5 means the score "
         "ranks background as more anomalous and is reported as such. 1/ε_B at ε_S = 0.2 is "
-        "capped at the number of background test jets when no background jet passes the cut.",
+        "capped at the number of background test jets when no background jet passes the cut "
+        "(shown as ≥ N).",
         "",
         "## Sizes used against the papers", "",
         "| task | training jets (background) | test jets per class | seeds | paper |",
@@ -1302,7 +1327,10 @@ def _write_report(cfg, output_dir, units, state, figures, total_s):
                   "balanced mixture, here every detector is trained on background only with "
                   "its default score. Baselines: mean(x²) with both signs (anchors §9: "
                   "AUC ≈ 0.91 in one direction), IsolationForest on the images, the jet mass "
-                  "with both signs, and a supervised CNN trained with labels (upper bound).",
+                  "with both signs, and a supervised CNN trained with labels (upper bound). "
+                  "The DVAE's default latent score (mixture weight of the last component, "
+                  "symmetric α) has an orientation fixed by training, not by the labels: its "
+                  "AUC can come out as 1 − AUC.",
                   "", *tab, ""]
         for fig in figures:
             if fig.startswith("figures/roc_top_qcd"):
@@ -1332,16 +1360,31 @@ def _write_report(cfg, output_dir, units, state, figures, total_s):
                   "NAE latent-sphere energy maps (equirectangular, centred on the background) "
                   "with encoded test jets.", ""]
         lines += [f"![{f}]({f})" for f in sorted(set(model_figs))] + [""]
+    obs = _observations(agg)
+    if obs:
+        lines += ["## Detectors against the trivial score", "",
+                  "Detector rows whose AUC does not exceed the better sign of mean(x²) on the "
+                  "same test jets (anchors §9: such a detector has learned nothing beyond how "
+                  "peaked the jet image is):", "", *obs, ""]
     notes = list(dict.fromkeys(state["notes"]))
     nae_rows = [u for u in units if u["method"] == "NAE" and u.get("extra", {}).get("collapsed")]
     if nae_rows:
         notes.append(f"NAE collapsed and was rolled back in {len(nae_rows)} unit(s): "
                      + ", ".join(f"{u['task']} {u['setting']} seed {u['seed']}"
                                  for u in nae_rows))
+    invocations = _previous_invocations(output_dir, cfg) + [
+        {"finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+         "wall_seconds": round(total_s, 1), "units_run": state["ran"],
+         "units_reused": state["skipped"]}]
+    unit_seconds = sum(float(u.get("fit_seconds") or 0.0) for u in units)
     lines += ["## Run", "",
               f"- units run now: {state['ran']}, reused from an earlier run: {state['skipped']}",
               f"- wall time of this invocation: {total_s:.0f} s (torch threads: "
               f"{cfg['torch_threads']}, device {cfg['device']})",
+              "- invocations with this configuration (wall time, units run): "
+              + "; ".join(f"{i['finished_utc']}: {i['wall_seconds']:.0f} s, {i['units_run']}"
+                          for i in invocations),
+              f"- sum of the training times of all units: {unit_seconds:.0f} s",
               f"- machine: {platform.platform()}, {os.cpu_count()} CPUs",
               *(f"- data {k}: `{v['path']}` (first {v['n_jets_used']} jets)"
                 for k, v in files.items()),
@@ -1364,6 +1407,7 @@ def _write_report(cfg, output_dir, units, state, figures, total_s):
         "paper": {task: [{"key": list(k), "auc": v[0], "rejection": v[1]}
                          for k, v in d.items()] for task, d in PAPER.items()},
         "units_run": state["ran"], "units_reused": state["skipped"], "notes": notes,
+        "invocations": invocations, "unit_fit_seconds_total": unit_seconds,
         "figures": figures + sorted(set(model_figs)), "data_files": files,
         "wall_seconds": total_s, "jetad_version": jetad.__version__,
         "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count(),
@@ -1372,6 +1416,18 @@ def _write_report(cfg, output_dir, units, state, figures, total_s):
     }
     _atomic_json(os.path.join(output_dir, "suite.json"), summary)
     return report
+
+
+def _previous_invocations(output_dir, cfg):
+    """Invocations recorded in an existing ``suite.json`` with the same configuration."""
+    try:
+        with open(os.path.join(output_dir, "suite.json")) as fh:
+            old = json.load(fh)
+    except (OSError, ValueError):
+        return []
+    if _fingerprint(old.get("config")) != _fingerprint(cfg):
+        return []
+    return list(old.get("invocations", []))
 
 
 # ---------------------------------------------------------------------------------- main
