@@ -642,6 +642,12 @@ def _detector_extra(name, det):
     return info
 
 
+def _latent_spread(det, X):
+    """Mean distance of the encoded background jets from their mean (0: collapsed encoder)."""
+    z = det.encode(X)
+    return float(np.linalg.norm(z - z.mean(axis=0), axis=1).mean())
+
+
 def _baseline_scores(name, params, data, seed, device):
     """Baseline anomaly scores keyed by row label; fit seconds."""
     t0 = time.perf_counter()
@@ -832,6 +838,7 @@ def _run_top_qcd(cfg, output_dir, data_cache, state):
                     scores = _detector_scores(method, det, d["X_test"])
                     score_s = time.perf_counter() - t0
                     extra = _detector_extra(method, det)
+                    extra["latent_spread"] = _latent_spread(det, d["X_test"][:n_test])
                     figures = _plot_model(cfg, output_dir, "top_qcd", direction, method, seed,
                                           det, {_LABEL[bkg]: d["X_test"][:n_test]},
                                           {_LABEL[sig]: d["X_test"][n_test:]})
@@ -916,6 +923,7 @@ def _run_dark(cfg, output_dir, data_cache, state, methods=None, mmd_only=False):
                     scores = _detector_scores(method, det, X_test)
                     score_s = time.perf_counter() - t0
                     extra = _detector_extra(method, det)
+                    extra["latent_spread"] = _latent_spread(det, X_bkg_test)
                     if latent_mmd:
                         z_bkg = det.encode(X_bkg_test)
                         extra["latent_mmd2"] = {
@@ -1377,6 +1385,12 @@ def _write_report(cfg, output_dir, units, state, figures, total_s):
          "wall_seconds": round(total_s, 1), "units_run": state["ran"],
          "units_reused": state["skipped"]}]
     unit_seconds = sum(float(u.get("fit_seconds") or 0.0) for u in units)
+    collapsed = [u for u in units if u.get("extra", {}).get("latent_spread", 1.0) < 1e-3]
+    if collapsed:
+        notes.append("encoder collapse (mean distance of encoded background jets from their "
+                     "mean < 1e-3, every jet gets the same reconstruction) in: "
+                     + ", ".join(f"{u['task']} {u['setting']} {u['method']} seed {u['seed']}"
+                                 for u in collapsed))
     lines += ["## Run", "",
               f"- units run now: {state['ran']}, reused from an earlier run: {state['skipped']}",
               f"- wall time of this invocation: {total_s:.0f} s (torch threads: "
