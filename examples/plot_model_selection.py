@@ -56,7 +56,7 @@ print("AE AUC, top as anomaly:", round(anomaly_auc(y_test, -pipe.score_samples(X
 images = JetImager(gaussian_sigma=1.0).transform(np.concatenate([qcd, top]))
 y = np.r_[np.zeros(len(qcd), dtype=int), np.ones(len(top), dtype=int)]
 search = GridSearchCV(
-    BackgroundOnly(AEDetector(max_epochs=2, batch_size=64, lr=3e-3, random_state=0)),
+    BackgroundOnly(AEDetector(max_epochs=15, batch_size=32, lr=3e-3, random_state=0)),
     {"detector__latent_dim": [2, 3]},
     scoring={"auc": make_anomaly_scorer("auc"),
              "rejection": make_anomaly_scorer("background_rejection", signal_efficiency=0.2,
@@ -71,8 +71,8 @@ print("best:", search.best_params_, "AUC", round(search.best_score_, 3))
 # Cross-validated comparison of detectors
 # ---------------------------------------
 table = compare_detectors(
-    {"AE": AEDetector(max_epochs=2, batch_size=64, lr=3e-3),
-     "VAE": VAEDetector(max_epochs=2, batch_size=64, lr=3e-3)},
+    {"AE": AEDetector(max_epochs=15, batch_size=32, lr=3e-3),
+     "VAE": VAEDetector(max_epochs=15, batch_size=32, lr=3e-3)},
     images, y, n_repeats=2, random_state=0, zero_background="bound",
 )
 print(format_comparison(table))

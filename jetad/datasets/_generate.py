@@ -366,7 +366,7 @@ def generate_jets(kind, n_jets, *, random_state=None, n_jobs=1, detector=True, o
 
     ``"qcd"``, ``"top"``
         14 TeV, no MPI, pT-hat in [450, 750) GeV, leading jet
-        550 <= pT <= 650 GeV, |eta| < 2. ``"top"``: hadronic tt-bar (W -> q q'
+        550 <= pT <= 650 GeV, ``|eta| < 2``. ``"top"``: hadronic tt-bar (W -> q q'
         only); the jet must lie within Delta R < 0.8 of a parton-level top and
         of its b, q and q'. ``"qcd"``: ``HardQCD:all``.
     ``"qcd_lowpt"``

@@ -78,8 +78,8 @@ class BaseNeuralDetector(OutlierMixin, BaseEstimator):
     skorch training loop with its callbacks, sklearn's signs and thresholds --
     lives here.
 
-    Common parameters
-    -----------------
+    Parameters
+    ----------
     image_shape : tuple of int or None
         ``(H, W)`` of the images. None infers a square image from the number of
         features (1600 -> 40x40); a non-square width ``n`` becomes a ``(1, n)``
