@@ -23,7 +23,7 @@ import torch
 import jetad
 from jetad import AEDetector, JetImager, VAEDetector
 from jetad.datasets import generate_jets, load_jets
-from jetad.metrics import anomaly_auc, background_rejection
+from jetad.metrics import anomaly_auc, background_rejection, image_concentration
 
 PAPER_AE = {"top": {"auc": 0.875, "rejection": 68}, "qcd": {"auc": 0.579, "rejection": 12}}
 
@@ -62,7 +62,7 @@ def _direction(background, signal, n_train, n_test, epochs, seed):
     X_test = np.concatenate([background[n_train:n_train + n_test], signal[-n_test:]])
     y_test = np.r_[np.zeros(n_test), np.ones(n_test)]
     scores = det.anomaly_score(X_test)
-    concentration = np.mean(X_test.astype(np.float64) ** 2, axis=1)
+    concentration = image_concentration(X_test)
     rej, rej_err = background_rejection(y_test, scores, 0.2, return_uncertainty=True)
     return {
         "auc": anomaly_auc(y_test, scores),

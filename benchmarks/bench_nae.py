@@ -40,7 +40,7 @@ import torch
 import jetad
 from jetad import JetImager, NAEDetector
 from jetad.datasets import generate_jets, load_jets
-from jetad.metrics import anomaly_auc, background_rejection
+from jetad.metrics import anomaly_auc, background_rejection, image_concentration
 
 PAPER = {
     "top": {"NAE": {"auc": 0.91, "rejection": 80}, "AE": {"auc": 0.875, "rejection": 68}},
@@ -101,7 +101,7 @@ def run(args):
             res["NAE"] = _metrics(det.anomaly_score(X_bkg), det.anomaly_score(X_sig))
             res["AE"] = _metrics(-det.score_samples_pretrained(X_bkg),
                                  -det.score_samples_pretrained(X_sig))
-            c_bkg, c_sig = (X_bkg ** 2).mean(1), (X_sig ** 2).mean(1)
+            c_bkg, c_sig = image_concentration(X_bkg), image_concentration(X_sig)
             res["mean_x2"] = _metrics(c_bkg, c_sig)
             res["minus_mean_x2"] = _metrics(-c_bkg, -c_sig)
             curve = []

@@ -32,9 +32,7 @@ Usage::
 """
 
 import argparse
-import copy
 import json
-import math
 import os
 import pickle
 import sys

@@ -58,7 +58,7 @@ det.fit(images["qcd"])
 
 fig, axes = plt.subplots(2, 1, figsize=(8, 8), constrained_layout=True)
 for ax, (title, iteration) in zip(axes, (("after pre-training", 0),
-                                         ("after NAE training", det.best_iteration_))):
+                                         ("after NAE training", det.best_iteration_)), strict=True):
     det.load_checkpoint(iteration)
     emap = det.latent_energy_map(n_theta=45, n_phi=90, center=images["qcd"])
     mesh = ax.pcolormesh(np.degrees(emap.longitude), np.degrees(emap.latitude),

@@ -28,18 +28,13 @@ DEMO_PRESET = {
             "n_x_steps": 5, "x_noise_std": 1e-2, "x_metropolis": False},
 }
 
-def _concentration(X):
-    return np.mean(np.asarray(X, dtype=np.float64) ** 2, axis=1)
-
-
 def _row(name, direction, y, scores, seconds):
-    from jetad.metrics import anomaly_auc, background_rejection
+    from jetad.metrics import tagging_summary
 
-    rejection, error = background_rejection(y, scores, 0.2, return_uncertainty=True,
-                                            zero_background="bound")
-    return {"direction": direction, "method": name, "auc": float(anomaly_auc(y, scores)),
-            "rejection_at_0.2": float(rejection), "rejection_error": float(error),
-            "fit_seconds": seconds}
+    summary = tagging_summary(y, scores, 0.2)
+    return {"direction": direction, "method": name, "auc": summary["auc"],
+            "rejection_at_0.2": summary["rejection"],
+            "rejection_error": summary["rejection_error"], "fit_seconds": seconds}
 
 
 def _markdown_table(rows):
@@ -91,6 +86,7 @@ def run_demo(output_dir="jetad-demo", n_jets=None, n_jobs=2, random_state=0, cac
 
     from jetad import JetImager, NAEDetector
     from jetad.datasets import generate_jets
+    from jetad.metrics import image_concentration
     from jetad.plotting import plot_average_images, plot_roc_curves
     from jetad.utils import get_cache_dir
 
@@ -121,7 +117,7 @@ def run_demo(output_dir="jetad-demo", n_jets=None, n_jobs=2, random_state=0, cac
         y_test = np.r_[np.zeros(n_jets - n_train), np.ones(n_jets - n_train)]
         curves[direction] = {}
         for sign, label in ((1, "mean(x²)"), (-1, "−mean(x²)")):
-            scores = sign * _concentration(X_test)
+            scores = sign * image_concentration(X_test)
             rows.append(_row(label, direction, y_test, scores, None))
             curves[direction][label] = (y_test, scores)
         print(f"[jetad demo] training the AE and the NAE on {bkg} jets ({direction} as anomaly)")

@@ -1,6 +1,5 @@
 """scikit-learn's own estimator checks on every jetad detector."""
 
-import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import jetad.detectors as detectors

@@ -302,3 +302,36 @@ def test_scorers_in_cross_validate():
     # trained on signal too here (no BackgroundOnly), still well separated
     assert np.all(res["test_auc"] > 0.9)
     assert np.all(np.isfinite(res["test_rej"]))
+
+
+def test_image_concentration_known_cases_and_shapes():
+    from jetad.metrics import image_concentration
+
+    # all pT in one of n pixels: mean(x^2) = 1/n; spread evenly over n pixels: 1/n^2
+    n = 16
+    peaked = np.zeros(n)
+    peaked[3] = 1.0
+    flat = np.full(n, 1.0 / n)
+    c = image_concentration(np.stack([peaked, flat]))
+    np.testing.assert_allclose(c, [1.0 / n, 1.0 / n**2])
+    assert c.dtype == np.float64
+    # (n, 1, H, W) images give the same numbers as flattened ones
+    np.testing.assert_allclose(image_concentration(np.stack([peaked, flat]).reshape(2, 1, 4, 4)), c)
+    with pytest.raises(ValueError, match="NaN"):
+        image_concentration(np.array([[np.nan, 1.0]]))
+
+
+def test_tagging_summary_matches_the_metrics():
+    from jetad.metrics import tagging_summary
+
+    rng = np.random.default_rng(0)
+    y = np.r_[np.zeros(500), np.ones(500)]
+    s = rng.normal(size=1000) + y
+    summary = tagging_summary(y, s, 0.3)
+    assert summary["auc"] == pytest.approx(anomaly_auc(y, s))
+    rej, err = background_rejection(y, s, 0.3, return_uncertainty=True)
+    assert summary["rejection"] == pytest.approx(rej)
+    assert summary["rejection_error"] == pytest.approx(err)
+    # no background passes the cut: bounded by the number of background jets, no warning
+    perfect = tagging_summary(y, y.astype(float))
+    assert perfect["auc"] == 1.0 and perfect["rejection"] == 500

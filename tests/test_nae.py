@@ -164,10 +164,10 @@ def test_determinism_and_no_global_rng_side_effects():
     X = _tiny_images()
     torch.manual_seed(123)
     state = torch.get_rng_state()
-    np_state = np.random.get_state()[1].copy()
+    np_state = np.random.get_state()[1].copy()  # noqa: NPY002 (checks the legacy global state)
     a = _fast(random_state=7).fit(X)
     assert torch.equal(state, torch.get_rng_state())
-    assert np.array_equal(np_state, np.random.get_state()[1])
+    assert np.array_equal(np_state, np.random.get_state()[1])  # noqa: NPY002
     a.sample(3, random_state=0)
     assert torch.equal(state, torch.get_rng_state())
     b = _fast(random_state=7).fit(X)

@@ -15,15 +15,18 @@ from ._anomaly import (
     roc_curve_anomaly,
     significance_improvement,
 )
+from ._summary import image_concentration, tagging_summary
 
 __all__ = [
     "anomaly_auc",
     "anomaly_auc_scorer",
     "background_rejection",
     "background_rejection_scorer",
+    "image_concentration",
     "make_anomaly_scorer",
     "max_significance_improvement",
     "max_sic_scorer",
     "roc_curve_anomaly",
     "significance_improvement",
+    "tagging_summary",
 ]

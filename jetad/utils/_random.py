@@ -1,6 +1,5 @@
 import numbers
 
-import numpy as np
 from sklearn.utils import check_random_state
 
 
