@@ -2,8 +2,8 @@
 
 Usage (the recorded run in benchmarks/results/detectors.json used)::
 
-    python benchmarks/bench_detectors.py --qcd QCD.h5 --top TOP.h5 --n-train 25000 \
-        --n-test 5000 --epochs 30
+    python benchmarks/bench_detectors.py --qcd QCD.h5 --top TOP.h5 --n-train 50000 \
+        --n-test 10000 --epochs 15
 
 ``--qcd``/``--top`` are files written by ``jetad generate``; without them small
 samples are generated (slow). Prints a table and writes JSON.
@@ -28,12 +28,18 @@ from jetad.metrics import anomaly_auc, background_rejection, image_concentration
 PAPER_AE = {"top": {"auc": 0.875, "rejection": 68}, "qcd": {"auc": 0.579, "rejection": 12}}
 
 
+PROVENANCE = {}
+
+
 def _load(path, kind, n, seed):
     if path:
-        X, _ = load_jets(path)
+        X, info = load_jets(path)
         if len(X) < n:
             raise ValueError(f"{path} holds {len(X)} jets, {n} requested")
+        PROVENANCE[kind] = {k: info[k] for k in ("kind", "random_state", "n_jets", "versions",
+                                                 "selection_efficiency") if k in info}
         return X[:n]
+    PROVENANCE[kind] = {"kind": kind, "random_state": seed, "n_jets": n}
     return generate_jets(kind, n, random_state=seed, n_jobs=2, progress=False)
 
 
@@ -97,11 +103,14 @@ def main(argv=None):
 
     result = {
         "command": "python " + " ".join([os.path.relpath(__file__)] + sys.argv[1:]),
+        "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "load_average_at_start": os.getloadavg(),
         "machine": {"platform": platform.platform(), "processor": platform.processor(),
                     "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
                     "cuda": torch.cuda.is_available()},
         "versions": {"jetad": jetad.__version__, "torch": torch.__version__},
         "settings": vars(args),
+        "data_provenance": PROVENANCE,
         "throughput_cpu": {},
         "tagging": {},
         "paper_ae": PAPER_AE,
@@ -119,6 +128,7 @@ def main(argv=None):
               f" (paper {PAPER_AE[name]['rejection']}); mean(x^2) AUC "
               f"{res['baseline_mean_x2_auc']:.3f} / -mean(x^2) {res['baseline_minus_mean_x2_auc']:.3f}"
               f"; {res['epochs_run']} epochs in {res['fit_seconds']:.0f} s")
+    result["load_average_at_end"] = os.getloadavg()
     os.makedirs(os.path.dirname(args.output), exist_ok=True)
     tmp = args.output + ".tmp"
     with open(tmp, "w") as fh:
