@@ -36,10 +36,11 @@ def _load(path, kind, n, seed):
         X, info = load_jets(path)
         if len(X) < n:
             raise ValueError(f"{path} holds {len(X)} jets, {n} requested")
-        PROVENANCE[kind] = {k: info[k] for k in ("kind", "random_state", "n_jets", "versions",
-                                                 "selection_efficiency") if k in info}
+        PROVENANCE[kind] = {k: info[k] for k in ("kind", "seed", "n_jets", "n_events", "versions",
+                                                 "selection_efficiency", "generation_seconds")
+                            if k in info}
         return X[:n]
-    PROVENANCE[kind] = {"kind": kind, "random_state": seed, "n_jets": n}
+    PROVENANCE[kind] = {"kind": kind, "seed": seed, "n_jets": n}
     return generate_jets(kind, n, random_state=seed, n_jobs=2, progress=False)
 
 

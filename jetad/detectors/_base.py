@@ -215,7 +215,9 @@ class BaseNeuralDetector(OutlierMixin, BaseEstimator):
             iterator_train__shuffle=True,
             train_split=split,
             callbacks=cbs,
-            **({} if self.verbose else {"callbacks__print_log": None}),
+            # per-jet MSEs of unit-sum images are ~1e-5: '.4f' would print 0.0000
+            **({"callbacks__print_log__floatfmt": ".4g"} if self.verbose
+               else {"callbacks__print_log": None}),
             device=device,
             verbose=int(bool(self.verbose)),
             **self._net_kwargs(),
