@@ -5,6 +5,11 @@ Usage (the recorded run in benchmarks/results/detectors.json used)::
     python benchmarks/bench_detectors.py --qcd QCD.h5 --top TOP.h5 --n-train 50000 \
         --n-test 10000 --epochs 15
 
+and the throughput on a quiet machine, one and two torch threads side by side::
+
+    python benchmarks/bench_detectors.py --qcd QCD.h5 --top TOP.h5 --skip-tagging \
+        --threads 1 2 --output benchmarks/results/detector_throughput.json
+
 ``--qcd``/``--top`` are files written by ``jetad generate``; without them small
 samples are generated (slow). Prints a table and writes JSON.
 """
@@ -93,11 +98,15 @@ def main(argv=None):
     parser.add_argument("--throughput-jets", type=int, default=4000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, nargs="+", default=None,
+                        help="torch thread counts for the throughput runs (default: torch's)")
+    parser.add_argument("--skip-tagging", action="store_true",
+                        help="throughput only (no 50k-jet trainings)")
     parser.add_argument("--output", default=os.path.join(os.path.dirname(__file__), "results",
                                                          "detectors.json"))
     args = parser.parse_args(argv)
 
-    n = args.n_train + args.n_test
+    n = args.throughput_jets if args.skip_tagging else args.n_train + args.n_test
     imager = JetImager()
     qcd = imager.transform(_load(args.qcd, "qcd", n, 1))
     top = imager.transform(_load(args.top, "top", n, 2))
@@ -112,16 +121,22 @@ def main(argv=None):
         "versions": {"jetad": jetad.__version__, "torch": torch.__version__},
         "settings": vars(args),
         "data_provenance": PROVENANCE,
-        "throughput_cpu": {},
         "tagging": {},
         "paper_ae": PAPER_AE,
     }
     sample = qcd[: args.throughput_jets]
-    for cls in (AEDetector, VAEDetector):
-        result["throughput_cpu"][cls.__name__] = _throughput(cls, sample, args.repeats, 2)
-        print(cls.__name__, {k: round(v) for k, v in result["throughput_cpu"][cls.__name__].items()
-                             if not k.endswith("_all")})
-    for name, (bkg, sig) in {"top": (qcd, top), "qcd": (top, qcd)}.items():
+    default_threads = torch.get_num_threads()
+    for threads in args.threads or [default_threads]:
+        torch.set_num_threads(threads)
+        key = "throughput_cpu" if not args.threads else f"throughput_cpu_{threads}_threads"
+        result.setdefault(key, {})
+        for cls in (AEDetector, VAEDetector):
+            result[key][cls.__name__] = _throughput(cls, sample, args.repeats, 2)
+            print(key, cls.__name__, {k: round(v) for k, v in result[key][cls.__name__].items()
+                                      if not k.endswith("_all")})
+    torch.set_num_threads(default_threads)
+    tagging = {} if args.skip_tagging else {"top": (qcd, top), "qcd": (top, qcd)}
+    for name, (bkg, sig) in tagging.items():
         res = _direction(bkg, sig, args.n_train, args.n_test, args.epochs, args.seed)
         result["tagging"][f"{name}_as_anomaly"] = res
         print(f"{name} as anomaly: AE AUC {res['auc']:.3f} (paper {PAPER_AE[name]['auc']}), "
