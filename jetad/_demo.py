@@ -24,8 +24,8 @@ DEMO_PRESET = {
     # A fast NAE: its AE pre-training is the AE row of the table (the paper's comparison of
     # the NAE with its own pre-trained AE); short, hot chains instead of Table 1's.
     "nae": {"preset": "cpu", "max_epochs": 12, "batch_size": 64, "lr": 2e-3,
-            "nae_iterations": 60, "nae_batch_size": 32, "nae_lr": 1e-3, "n_z_steps": 5,
-            "n_x_steps": 5, "x_noise_std": 1e-2, "x_metropolis": False},
+            "nae_iterations": 200, "nae_batch_size": 32, "nae_lr": 1e-4, "n_z_steps": 5,
+            "n_x_steps": 5, "x_noise_std": 1e-4, "x_metropolis": True},
 }
 
 def _row(name, direction, y, scores, seconds):

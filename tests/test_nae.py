@@ -139,10 +139,17 @@ def test_fit_diagnostics_sample_and_map():
     assert len(rows) == det.n_nae_iterations_ == 6
     keys = {"loss", "pos_energy", "neg_energy", "neg_energy_z0", "neg_energy_z",
             "neg_energy_x", "accept_z", "accept_x", "weight_norm", "sample_spread",
-            "buffer_fraction", "healthy"}
+            "buffer_fraction", "healthy", "pos_x2", "neg_x2", "pos_sum", "neg_sum"}
     assert keys <= set(rows[0])
     assert all(0 <= r["accept_x"] <= 1 and 0 <= r["accept_z"] <= 1 for r in rows)
-    assert rows[0]["buffer_fraction"] == 0.0 and rows[-1]["buffer_fraction"] > 0.5
+    # the warm-up sampler pass of iteration 0 already filled the replay buffer
+    assert rows[0]["buffer_fraction"] > 0.5
+    assert rows[0]["pos_sum"] == pytest.approx(1.0, rel=1e-4)
+    checks = [r for r in det.history_ if "val_energy" in r]
+    assert [r["iteration"] for r in checks] == [0, 2, 4, 6]
+    for r in checks:
+        assert 0 <= r["latent_spread"] <= 1 and -1 <= r["val_x2_corr"] <= 1
+        assert r["selection_score"] >= 0
     assert det.energy_scale_ > 0 and det.best_iteration_ in {0, 2, 4, 6}
     assert [c["iteration"] for c in det.checkpoints_] == [0, 2, 4, 6]
     assert det.chain_temperatures_["x"] == pytest.approx(1e-4 ** 2 / 100)
@@ -158,6 +165,54 @@ def test_fit_diagnostics_sample_and_map():
     lat0, lon0 = emap.project(det.encode(X[:10]).mean(0, keepdims=True))
     assert abs(lat0[0]) < 1e-6 and abs(lon0[0]) < 1e-6
     assert det.score_samples_pretrained(X).shape == (X.shape[0],)
+
+
+def test_selection_can_keep_the_pretrained_ae(monkeypatch):
+    # Iteration 0 gets a contrastive gap from a warm-up sampler pass, so the
+    # label-free selection can keep the pre-trained AE when no NAE state beats it.
+    X = _tiny_images()
+    det = _fast(nae_iterations=6, check_interval=2).fit(X)
+    scored = {r["iteration"]: r["selection_score"] for r in det.history_
+              if "selection_score" in r}
+    assert sorted(scored) == [0, 2, 4, 6]
+    assert math.isfinite(scored[0])
+    assert det.best_iteration_ == min(scored, key=scored.get)
+    # with every later checkpoint scored worse, the pre-trained AE is kept
+    original = NAEDetector._val_diagnostics
+    calls = []
+
+    def shifted(self, module, Xv):
+        e, spread, corr = original(self, module, Xv)
+        calls.append(1)
+        return (e if len(calls) == 1 else e + 1e6), spread, corr
+
+    monkeypatch.setattr(NAEDetector, "_val_diagnostics", shifted)
+    det2 = _fast(nae_iterations=6, check_interval=2).fit(X)
+    monkeypatch.undo()
+    assert len(calls) == 4 and det2.best_iteration_ == 0
+    np.testing.assert_array_equal(det2.score_samples(X), det2.score_samples_pretrained(X))
+
+
+def test_input_scale():
+    X = _tiny_images()
+    det = _fast(input_scale="auto").fit(X)
+    norm = np.linalg.norm(X, axis=1).mean()
+    assert det.input_scale_ == pytest.approx(1.0 / norm, rel=1e-6)
+    module = det.net_.module_
+    assert float(module.input_scale) == pytest.approx(det.input_scale_, rel=1e-6)
+    # the encoder sees the scaled images: encode(x) == sphere(encoder(scale * x))
+    xt = torch.as_tensor(X[:5]).reshape(5, 1, 12, 12)
+    with torch.no_grad():
+        h = module.encoder(xt * det.input_scale_)
+    z = (h / h.norm(dim=1, keepdim=True)).numpy()
+    np.testing.assert_allclose(det.encode(X[:5]), z, rtol=1e-5, atol=1e-6)
+    assert _fast().fit(X).input_scale_ == 1.0  # preset default: no scaling
+    import pickle
+
+    clone = pickle.loads(pickle.dumps(det))
+    np.testing.assert_array_equal(det.score_samples(X), clone.score_samples(X))
+    with pytest.raises(ValueError, match="input_scale"):
+        _fast(input_scale=-1.0).fit(X)
 
 
 def test_determinism_and_no_global_rng_side_effects():
