@@ -22,11 +22,14 @@ DEMO_PRESET = {
     "n_train": 4000,
     "imager": {"gaussian_sigma": 1.0},
     # A fast NAE: its AE pre-training is the AE row of the table (the paper's comparison of
-    # the NAE with its own pre-trained AE); short, hot chains instead of Table 1's.
+    # the NAE with its own pre-trained AE); Table 1's chains with 5 + 5 steps and 200 NAE
+    # iterations (hotter image chains made noise-image negatives and degraded the top
+    # direction: benchmarks/results/nae_tuning.md).
     "nae": {"preset": "cpu", "max_epochs": 12, "batch_size": 64, "lr": 2e-3,
             "nae_iterations": 200, "nae_batch_size": 32, "nae_lr": 1e-4, "n_z_steps": 5,
             "n_x_steps": 5, "x_noise_std": 1e-4, "x_metropolis": True},
 }
+
 
 def _row(name, direction, y, scores, seconds):
     from jetad.metrics import tagging_summary
