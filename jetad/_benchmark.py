@@ -450,7 +450,10 @@ def _images(cfg, X, pt_power=None):
 def _metrics(y, scores):
     from jetad.metrics import tagging_summary
 
-    return tagging_summary(y, scores, 0.2)
+    summary = tagging_summary(y, scores, 0.2)
+    if summary["rejection_bounded"]:
+        summary["rejection_error"] = None  # strict JSON has no NaN
+    return summary
 
 
 def _pairwise_sq(A, B):
@@ -1025,7 +1028,8 @@ def _aggregate(units, cfg):
             g["rejection_error"].append(r["rejection_error"])
             g["fit_seconds"].append(r.get("fit_seconds", u["fit_seconds"]))
             # 1/eps_B is the bound N_B when no background jet passes the cut
-            g["bound"].append(bool(r["rejection"] >= u.get("n_test", math.inf) - 1e-9))
+            g["bound"].append(bool(r.get("rejection_bounded",
+                                         r["rejection"] >= u.get("n_test", math.inf) - 1e-9)))
             g["seeds"].append(u["seed"])
     out = []
     for g in groups.values():

@@ -37,7 +37,14 @@ def _row(name, direction, y, scores, seconds):
     summary = tagging_summary(y, scores, 0.2)
     return {"direction": direction, "method": name, "auc": summary["auc"],
             "rejection_at_0.2": summary["rejection"],
-            "rejection_error": summary["rejection_error"], "fit_seconds": seconds}
+            "rejection_error": None if summary["rejection_bounded"] else summary["rejection_error"],
+            "rejection_bounded": summary["rejection_bounded"], "fit_seconds": seconds}
+
+
+def _format_rejection(row):
+    if row["rejection_bounded"]:  # no background jet passes the cut
+        return f"≥ {row['rejection_at_0.2']:.0f}"
+    return f"{row['rejection_at_0.2']:.1f} ± {row['rejection_error']:.1f}"
 
 
 def _markdown_table(rows):
@@ -46,7 +53,7 @@ def _markdown_table(rows):
     for r in rows:
         fit = f"{r['fit_seconds']:.0f} s" if r["fit_seconds"] is not None else "-"
         lines.append(f"| {r['direction']} | {r['method']} | {r['auc']:.3f} | "
-                     f"{r['rejection_at_0.2']:.1f} ± {r['rejection_error']:.1f} | {fit} |")
+                     f"{_format_rejection(r)} | {fit} |")
     return "\n".join(lines)
 
 
@@ -164,10 +171,13 @@ def run_demo(output_dir="jetad-demo", n_jets=None, n_jobs=2, random_state=0, cac
         "![top as anomaly](roc_top_anomaly.png)", "",
         "![QCD as anomaly](roc_qcd_anomaly.png)", "",
     ]
-    with open(os.path.join(output_dir, "report.md"), "w") as fh:
+    from jetad.datasets._io import atomic_path
+
+    with atomic_path(os.path.join(output_dir, "report.md")) as tmp, open(tmp, "w") as fh:
         fh.write("\n".join(report))
-    with open(os.path.join(output_dir, "results.json"), "w") as fh:
-        json.dump({"rows": rows, "n_jets": n_jets, "n_train": n_train, "preset": DEMO_PRESET,
-                   "random_state": random_state, "total_seconds": total_s}, fh, indent=2)
+    results = {"rows": rows, "n_jets": n_jets, "n_train": n_train, "preset": DEMO_PRESET,
+               "random_state": random_state, "total_seconds": total_s}
+    with atomic_path(os.path.join(output_dir, "results.json")) as tmp, open(tmp, "w") as fh:
+        json.dump(results, fh, indent=2, allow_nan=False)
     print(f"[jetad demo] report written to {os.path.join(output_dir, 'report.md')}")
     return 0

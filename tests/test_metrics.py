@@ -332,6 +332,10 @@ def test_tagging_summary_matches_the_metrics():
     rej, err = background_rejection(y, s, 0.3, return_uncertainty=True)
     assert summary["rejection"] == pytest.approx(rej)
     assert summary["rejection_error"] == pytest.approx(err)
+    assert summary["rejection_bounded"] is False
     # no background passes the cut: bounded by the number of background jets, no warning
-    perfect = tagging_summary(y, y.astype(float))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        perfect = tagging_summary(y, y.astype(float))
     assert perfect["auc"] == 1.0 and perfect["rejection"] == 500
+    assert perfect["rejection_bounded"] is True and np.isnan(perfect["rejection_error"])

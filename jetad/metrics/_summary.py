@@ -59,9 +59,11 @@ def tagging_summary(y_true, anomaly_scores, signal_efficiency=0.2, *, pos_label=
     Returns
     -------
     summary : dict
-        ``auc``, ``rejection`` (1/ε_B at ε_S, interpolated on the ROC; bounded
-        by the number of background jets when no background passes the cut)
-        and ``rejection_error`` (its binomial uncertainty).
+        ``auc``; ``rejection``, 1/ε_B at ε_S interpolated on the ROC, and
+        ``rejection_error``, its binomial uncertainty; ``rejection_bounded``,
+        True when no background jet passes the cut, in which case
+        ``rejection`` is the lower bound N_B (the number of background jets)
+        and ``rejection_error`` is NaN.
 
     See Also
     --------
@@ -76,6 +78,12 @@ def tagging_summary(y_true, anomaly_scores, signal_efficiency=0.2, *, pos_label=
     """
     rejection, error = background_rejection(
         y_true, anomaly_scores, signal_efficiency, return_uncertainty=True,
-        zero_background="bound", pos_label=pos_label)
+        zero_background="inf", pos_label=pos_label)
+    bounded = bool(np.isinf(rejection))
+    if bounded:
+        rejection = background_rejection(y_true, anomaly_scores, signal_efficiency,
+                                         zero_background="bound", pos_label=pos_label)
+        error = np.nan
     return {"auc": float(anomaly_auc(y_true, anomaly_scores, pos_label=pos_label)),
-            "rejection": float(rejection), "rejection_error": float(error)}
+            "rejection": float(rejection), "rejection_error": float(error),
+            "rejection_bounded": bounded}
