@@ -199,3 +199,23 @@ def test_grid_search_with_background_only(qcd_jets, top_jets):
     assert 0.0 <= search.best_score_ <= 1.0
     # the refit detector saw background only
     assert search.best_estimator_.detector_.train_scores_.shape == (600,)
+
+
+def test_spectral_norm_encoder_separates_unit_sum_images_on_the_sphere():
+    # Unit-sum jet images have pixels ~1e-3. Under spectral norm no layer can amplify
+    # them, so nonzero initial biases would send every image to one latent point (the
+    # collapse seen in NAE pre-training); with zero biases the encoder is positively
+    # homogeneous and the latent direction does not depend on the image scale.
+    from jetad.detectors._modules import ConvEncoder, project_to_sphere
+
+    torch.manual_seed(0)
+    enc = ConvEncoder((40, 40), 3, spectral_norm=True).eval()
+    rng = np.random.default_rng(0)
+    x = rng.exponential(size=(64, 1, 40, 40)) * (rng.random((64, 1, 40, 40)) < 0.03)
+    x = torch.as_tensor(x / x.sum(axis=(2, 3), keepdims=True), dtype=torch.float32)
+    with torch.no_grad():
+        z = project_to_sphere(enc(x))
+        z_scaled = project_to_sphere(enc(1000.0 * x))
+    spread = 1.0 - float(z.mean(0).norm())  # 0: every image on one point of the sphere
+    assert spread > 0.01
+    torch.testing.assert_close(z, z_scaled, rtol=1e-4, atol=1e-5)

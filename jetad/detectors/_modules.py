@@ -61,6 +61,16 @@ class ConvEncoder(nn.Module):
             _maybe_sn(nn.Linear(flat, hidden_dim), sn), nn.PReLU(),
             _maybe_sn(nn.Linear(hidden_dim, out_dim), sn),
         )
+        if sn:
+            # Spectral norm caps the gain of every layer at 1, so a unit-sum jet image
+            # (pixels ~1e-3) could never outweigh PyTorch's default biases (~0.1-0.3): every
+            # jet would encode to the same point of the latent sphere. Zero biases, as in
+            # the NAE reference code, make the bias-free network positively homogeneous, so
+            # the direction of the latent vector does not depend on the image scale.
+            with torch.no_grad():
+                for module in self.modules():
+                    if isinstance(module, (nn.Conv2d, nn.Linear)) and module.bias is not None:
+                        module.bias.zero_()
 
     def forward(self, x):
         """Map images ``(n, 1, H, W)`` to ``(n, out_dim)`` (linear output)."""
