@@ -81,10 +81,12 @@ PAPER = {
 
 _PT_POWERS = [0.01, 0.1, 0.2, 0.3, 0.5]
 
-# Short training for the CPU presets: the NAE schedule of ``jetad demo`` (short, hot chains).
+# Short training for the small preset: the NAE settings of ``jetad demo`` (Table 1's chains
+# with 5 + 5 steps, NAE lr 1e-4) with 100 NAE iterations. The earlier hot image chain
+# (noise 1e-2, no Metropolis) degraded the top direction (benchmarks/results/nae_tuning.md).
 _NAE_FAST = {"preset": "cpu", "max_epochs": 8, "batch_size": 64, "lr": 2e-3,
-             "nae_iterations": 50, "nae_batch_size": 32, "nae_lr": 1e-3, "n_z_steps": 5,
-             "n_x_steps": 5, "x_noise_std": 1e-2, "x_metropolis": False}
+             "nae_iterations": 100, "nae_batch_size": 32, "nae_lr": 1e-4, "n_z_steps": 5,
+             "n_x_steps": 5, "x_noise_std": 1e-4, "x_metropolis": True}
 
 #: Size presets. ``run_benchmark(config=...)`` overrides any key.
 PRESETS = {
