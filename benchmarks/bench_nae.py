@@ -10,25 +10,29 @@ held-out jets:
 * ``mean(x^2)`` and ``-mean(x^2)``: the trivial image-concentration score with
   both signs (any detector must be read beside it),
 
-each with the AUC and the background rejection 1/eps_B at eps_S = 0.2, the
-wall time per phase, and the AUC of every stored NAE checkpoint against its
-training time (evaluated after training; labels never enter training or
+each with the AUC and the background rejection 1/eps_B at eps_S = 0.2
+(``jetad.metrics.tagging_summary``), the wall time per phase, and the AUC of
+every stored NAE checkpoint against its training time (evaluated after
+training on ``--curve-n-test`` jets per class; labels never enter training or
 selection).
 
+Every (direction, seed) run is written atomically to ``--runs-dir`` as soon as
+it ends and is skipped when rerun with the same settings, so an interrupted
+table resumes where it stopped and the two directions can run as two processes
+side by side (``--directions top`` and ``--directions qcd``); the table in
+``--out`` (JSON and Markdown) is built from all finished runs of those
+settings (``--summarize-only`` just rebuilds it).
+
 The paper's protocol is ``--n-train 100000 --n-test 40000 --seeds 0 1 2
---preset paper`` (hours per model on a GPU). A reduced configuration, e.g.::
-
-    python benchmarks/bench_nae.py --qcd /work/scratch/testcache/qcd_4000_1.h5 \
-        --top /work/scratch/testcache/top_2000_2.h5 --n-train 1500 --n-test 500 \
-        --seeds 0 --max-epochs 15 --nae-iterations 60 --nae-batch-size 32 --n-z-steps 5 \
-        --n-x-steps 5 --x-noise-std 1e-2 --nae-lr 1e-3 --preset cpu --param batch_size=64 \
-        --param lr=0.002 --param x_metropolis=false --threads 1 --reduced
-
-is marked ``"reduced": true`` in the JSON. Without ``--qcd``/``--top`` jets are
-generated with ``jetad.datasets.generate_jets`` and cached in ``--cache-dir``.
+--preset paper`` (hours per model on a GPU). The CPU table in
+``benchmarks/results/nae.md`` used two generated files per class (see there
+for the command). A run with fewer than 100k training or 20k test jets per
+class must be marked ``--reduced``.
 """
 
 import argparse
+import glob
+import hashlib
 import json
 import os
 import platform
@@ -40,133 +44,208 @@ import torch
 import jetad
 from jetad import JetImager, NAEDetector
 from jetad.datasets import generate_jets, load_jets
-from jetad.metrics import anomaly_auc, background_rejection, image_concentration
+from jetad.datasets._io import atomic_path
+from jetad.metrics import image_concentration, tagging_summary
 
 PAPER = {
     "top": {"NAE": {"auc": 0.91, "rejection": 80}, "AE": {"auc": 0.875, "rejection": 68}},
     "qcd": {"NAE": {"auc": 0.89, "rejection": 350}, "AE": {"auc": 0.579, "rejection": 12}},
 }
+MODELS = ("AE", "NAE", "mean_x2", "minus_mean_x2")
+DIRECTIONS = {"top": ("qcd", "top"), "qcd": ("top", "qcd")}  # signal: (background, signal)
+INFO_KEYS = ("kind", "seed", "n_jets", "n_events", "versions", "selection_efficiency",
+             "generation_seconds")
 
 
-def _jets(path, kind, n, seed, cache_dir):
-    if path is None:
+def _jets(paths, kind, n, seed, cache_dir):
+    """The first ``n`` jets of the concatenated files (generated and cached when none)."""
+    if not paths:
         os.makedirs(cache_dir, exist_ok=True)
         path = os.path.join(cache_dir, f"{kind}_{n}_{seed}.h5")
         if not os.path.exists(path):
             generate_jets(kind, n, random_state=seed, n_jobs=2, output=path, progress=False)
-    X, _ = load_jets(path)
+        paths = [path]
+    parts, sources = [], []
+    for path in paths:
+        X, info = load_jets(path)
+        if info.get("kind", kind) != kind:
+            raise ValueError(f"{path} holds {info['kind']!r} jets, {kind!r} expected")
+        parts.append(X)
+        sources.append({"path": os.path.abspath(path), **{k: info[k] for k in INFO_KEYS
+                                                          if k in info}})
+    seeds = [s.get("seed") for s in sources]
+    if len(set(seeds)) < len(seeds):
+        raise ValueError(f"the {kind} files share a generator seed {seeds}: the jets would repeat")
+    X = np.concatenate(parts)
     if len(X) < n:
-        raise ValueError(f"{path} holds {len(X)} jets, {n} requested")
-    return X[:n], path
+        raise ValueError(f"{paths} hold {len(X)} {kind} jets, {n} requested")
+    return X[:n], sources
 
 
 def _metrics(e_bkg, e_sig):
     y = np.r_[np.zeros(len(e_bkg)), np.ones(len(e_sig))]
-    s = np.r_[e_bkg, e_sig]
-    return {"auc": float(anomaly_auc(y, s)),
-            "rejection": float(background_rejection(y, s, 0.2, zero_background="inf"))}
+    return tagging_summary(y, np.r_[e_bkg, e_sig], 0.2)
 
 
-def run(args):
-    images = {}
-    sources = {}
+def _config(args, params):
+    """The settings that make two runs comparable (and their short hash)."""
+    cfg = {"n_train": args.n_train, "n_test": args.n_test, "curve_n_test": args.curve_n_test,
+           "gaussian_sigma": args.gaussian_sigma, "params": params,
+           "qcd": [os.path.abspath(p) for p in args.qcd or []],
+           "top": [os.path.abspath(p) for p in args.top or []]}
+    digest = hashlib.sha1(json.dumps(cfg, sort_keys=True).encode()).hexdigest()[:10]
+    return cfg, digest
+
+
+def _write_json(path, obj):
+    with atomic_path(path) as tmp:
+        with open(tmp, "w") as fh:
+            json.dump(obj, fh, indent=1, allow_nan=True)
+
+
+def _one_run(images, background, signal, seed, params, args):
     n_need = args.n_train + args.n_test
-    imager = JetImager(gaussian_sigma=args.gaussian_sigma)
-    for kind, path, seed in (("qcd", args.qcd, 1), ("top", args.top, 2)):
-        X, sources[kind] = _jets(path, kind, n_need, seed, args.cache_dir)
-        images[kind] = imager.transform(X)
-    params = dict(preset=args.preset, max_epochs=args.max_epochs, nae_iterations=args.nae_iterations,
-                  nae_epochs=args.nae_epochs, nae_batch_size=args.nae_batch_size,
-                  nae_lr=args.nae_lr, n_z_steps=args.n_z_steps, n_x_steps=args.n_x_steps,
-                  x_noise_std=args.x_noise_std, device=args.device, keep_checkpoints=True)
-    params = {k: v for k, v in params.items() if v is not None}
-    for item in args.param or []:
-        key, _, value = item.partition("=")
-        params[key] = json.loads(value)
-    rows = []
-    for background, signal, label in (("qcd", "top", "top"), ("top", "qcd", "qcd")):
-        X_train = images[background][: args.n_train]
-        X_bkg = images[background][args.n_train: n_need]
-        X_sig = images[signal][args.n_train: n_need]
-        for seed in args.seeds:
-            t0 = time.perf_counter()
-            det = NAEDetector(random_state=seed, **params).fit(X_train)
-            fit_time = time.perf_counter() - t0
-            res = {"signal": label, "background": background, "seed": seed,
-                   "pretrain_time_s": det.pretrain_time_, "nae_time_s": det.nae_time_,
-                   "fit_time_s": fit_time, "best_iteration": det.best_iteration_,
-                   "n_nae_iterations": det.n_nae_iterations_, "collapsed": det.collapsed_,
-                   "energy_scale": det.energy_scale_,
-                   "chain_temperatures": det.chain_temperatures_}
-            res["NAE"] = _metrics(det.anomaly_score(X_bkg), det.anomaly_score(X_sig))
-            res["AE"] = _metrics(-det.score_samples_pretrained(X_bkg),
-                                 -det.score_samples_pretrained(X_sig))
-            c_bkg, c_sig = image_concentration(X_bkg), image_concentration(X_sig)
-            res["mean_x2"] = _metrics(c_bkg, c_sig)
-            res["minus_mean_x2"] = _metrics(-c_bkg, -c_sig)
-            curve = []
-            for ck in det.checkpoints_:
-                det.load_checkpoint(ck["iteration"])
-                m = _metrics(det.anomaly_score(X_bkg), det.anomaly_score(X_sig))
-                curve.append({"iteration": ck["iteration"],
-                              "time_s": det.pretrain_time_ + ck["time"], **m})
-            res["auc_vs_time"] = curve
-            last = [r for r in det.history_ if r["iteration"] > 0]
-            if last:
-                keys = ("pos_energy", "neg_energy", "accept_z", "accept_x", "sample_spread")
-                res["final_diagnostics"] = {k: float(np.mean([r[k] for r in last[-10:]]))
-                                            for k in keys}
-            rows.append(res)
-            print(f"{background}->{label} seed {seed}: AE {res['AE']['auc']:.3f} "
-                  f"NAE {res['NAE']['auc']:.3f} mean(x2) {res['mean_x2']['auc']:.3f} "
-                  f"({fit_time:.0f} s)", flush=True)
-    return rows, sources
+    X_train = images[background][: args.n_train]
+    X_bkg = images[background][args.n_train: n_need]
+    X_sig = images[signal][args.n_train: n_need]
+    t0 = time.perf_counter()
+    det = NAEDetector(random_state=seed, **params).fit(X_train)
+    fit_time = time.perf_counter() - t0
+    res = {"signal": signal, "background": background, "seed": seed,
+           "pretrain_time_s": det.pretrain_time_, "nae_time_s": det.nae_time_,
+           "fit_time_s": fit_time, "pretrain_best_epoch": det.pretrain_best_epoch_,
+           "best_iteration": det.best_iteration_, "n_nae_iterations": det.n_nae_iterations_,
+           "collapsed": det.collapsed_, "energy_scale": det.energy_scale_,
+           "chain_temperatures": det.chain_temperatures_, "threads": torch.get_num_threads()}
+    t1 = time.perf_counter()
+    res["NAE"] = _metrics(det.anomaly_score(X_bkg), det.anomaly_score(X_sig))
+    res["score_time_s"] = time.perf_counter() - t1
+    res["AE"] = _metrics(-det.score_samples_pretrained(X_bkg), -det.score_samples_pretrained(X_sig))
+    c_bkg, c_sig = image_concentration(X_bkg), image_concentration(X_sig)
+    res["mean_x2"] = _metrics(c_bkg, c_sig)
+    res["minus_mean_x2"] = _metrics(-c_bkg, -c_sig)
+    m = args.curve_n_test
+    curve = []
+    for ck in det.checkpoints_:
+        det.load_checkpoint(ck["iteration"])
+        row = next(r for r in det.history_ if r["iteration"] == ck["iteration"])
+        s = _metrics(det.anomaly_score(X_bkg[:m]), det.anomaly_score(X_sig[:m]))
+        curve.append({"iteration": ck["iteration"], "time_s": det.pretrain_time_ + ck["time"],
+                      "auc": s["auc"], "rejection": s["rejection"],
+                      "selection_score": row.get("selection_score"),
+                      "latent_spread": row.get("latent_spread"),
+                      "val_x2_corr": row.get("val_x2_corr")})
+    res["auc_vs_time"] = curve
+    res["pretrain_curve"] = [{"epoch": int(h["epoch"]), "time_s": float(h["dur"]),
+                              "train_loss": float(h["train_loss"]),
+                              "valid_loss": float(h.get("valid_loss", np.nan))}
+                             for h in det.net_.history]
+    last = [r for r in det.history_ if r["iteration"] > 0]
+    if last:
+        keys = ("pos_energy", "neg_energy", "accept_z", "accept_x", "sample_spread")
+        res["final_diagnostics"] = {k: float(np.mean([r[k] for r in last[-10:]])) for k in keys}
+    return res
 
 
 def _summary(rows):
     out = {}
-    for label in ("top", "qcd"):
+    for label in DIRECTIONS:
         sel = [r for r in rows if r["signal"] == label]
-        out[label] = {}
-        for model in ("AE", "NAE", "mean_x2", "minus_mean_x2"):
+        if not sel:
+            continue
+        out[label] = {"n_seeds": len(sel)}
+        for model in MODELS:
             aucs = [r[model]["auc"] for r in sel]
             rej = [r[model]["rejection"] for r in sel]
             out[label][model] = {"auc_mean": float(np.mean(aucs)), "auc_std": float(np.std(aucs)),
                                  "rejection_mean": float(np.mean(rej)),
-                                 "rejection_std": float(np.std(rej))}
+                                 "rejection_std": float(np.std(rej)),
+                                 "rejection_bounded": any(r[model]["rejection_bounded"]
+                                                          for r in sel)}
+        for phase in ("pretrain_time_s", "nae_time_s", "score_time_s"):
+            out[label][phase] = float(np.median([r[phase] for r in sel]))
+        out[label]["nae_minus_ae_auc"] = [r["NAE"]["auc"] - r["AE"]["auc"] for r in sel]
     return out
 
 
 def _markdown(summary, rows, meta):
-    lines = [f"NAE benchmark ({'REDUCED' if meta['reduced'] else 'full'} configuration: "
-             f"{meta['n_train']} training / {meta['n_test']} test jets per class, seeds "
-             f"{meta['seeds']}, preset {meta['preset']!r})", "",
+    cfg = meta["config"]
+    lines = [f"**NAE benchmark ({'REDUCED' if meta['reduced'] else 'full'} configuration)**", "",
+             f"{cfg['n_train']} training / {cfg['n_test']} test jets per class, seeds "
+             f"{sorted({r['seed'] for r in rows})}, parameters `{json.dumps(cfg['params'])}`.",
+             "Mean ± std over seeds; 1/eps_B at eps_S = 0.2 ('≥' marks a bound: no background "
+             "jet passed the cut).", "",
              "| anomaly (background) | model | AUC | 1/eps_B(0.2) | paper AUC | paper 1/eps_B |",
              "|---|---|---|---|---|---|"]
     for label, bkg in (("top", "QCD"), ("qcd", "top")):
-        for model in ("AE", "NAE", "mean_x2", "minus_mean_x2"):
+        if label not in summary:
+            continue
+        for model in MODELS:
             s = summary[label][model]
             p = PAPER[label].get(model, {})
+            ge = "≥ " if s["rejection_bounded"] else ""
             lines.append(f"| {label} ({bkg}) | {model} | {s['auc_mean']:.3f} ± {s['auc_std']:.3f}"
-                         f" | {s['rejection_mean']:.1f} ± {s['rejection_std']:.1f} | "
+                         f" | {ge}{s['rejection_mean']:.1f} ± {s['rejection_std']:.1f} | "
                          f"{p.get('auc', '')} | {p.get('rejection', '')} |")
-    lines += ["", "| direction | seed | pre-training s | NAE s | best iteration | collapsed |",
-              "|---|---|---|---|---|---|"]
+    lines += ["", "| direction | seed | threads | pre-training s | NAE s | NAE iterations | "
+              "kept iteration | collapsed | AE AUC | NAE AUC | best-sign mean(x²) AUC |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['background']}->{r['signal']} | {r['seed']} | "
+        x2 = max(r["mean_x2"]["auc"], r["minus_mean_x2"]["auc"])
+        lines.append(f"| {r['background']}->{r['signal']} | {r['seed']} | {r['threads']} | "
                      f"{r['pretrain_time_s']:.0f} | {r['nae_time_s']:.0f} | "
-                     f"{r['best_iteration']} / {r['n_nae_iterations']} | {r['collapsed']} |")
+                     f"{r['n_nae_iterations']} | {r['best_iteration']} | {r['collapsed']} | "
+                     f"{r['AE']['auc']:.3f} | {r['NAE']['auc']:.3f} | {x2:.3f} |")
+    lines += ["", f"AUC against training time ({cfg['curve_n_test']} test jets per class; "
+              "time = pre-training + NAE wall time; iteration 0 is the pre-trained AE; "
+              "[kept] = the label-free choice):", ""]
+    for r in rows:
+        pts = ", ".join(f"{c['iteration']}{' [kept]' if c['iteration'] == r['best_iteration'] else ''}"
+                        f" ({c['time_s']:.0f} s): {c['auc']:.3f}" for c in r["auc_vs_time"])
+        lines.append(f"- {r['background']}->{r['signal']} seed {r['seed']}: {pts}")
     return "\n".join(lines) + "\n"
+
+
+def _plot(rows, path):
+    """AUC of the checkpoints against training time, one panel per direction."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=False)
+    for ax, (label, (background, _)) in zip(axes, DIRECTIONS.items(), strict=True):
+        for r in (r for r in rows if r["signal"] == label):
+            t = [c["time_s"] / 60 for c in r["auc_vs_time"]]
+            a = [c["auc"] for c in r["auc_vs_time"]]
+            (line,) = ax.plot(t, a, marker=".", label=f"seed {r['seed']}")
+            kept = [c for c in r["auc_vs_time"] if c["iteration"] == r["best_iteration"]]
+            if kept:
+                ax.plot(kept[0]["time_s"] / 60, kept[0]["auc"], "*", ms=12, color=line.get_color())
+            x2 = max(r["mean_x2"]["auc"], r["minus_mean_x2"]["auc"])
+            ax.axhline(x2, color=line.get_color(), ls=":", lw=1)
+        ax.set_title(f"{label} as anomaly ({background} background)")
+        ax.set_xlabel("training wall time [min] (pre-training + NAE)")
+        ax.set_ylabel("AUC (checkpoint subset)")
+        ax.legend(title="* kept, : best mean(x²)", fontsize=8)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--qcd", help="QCD jets file (jetad.datasets.save_jets format)")
-    p.add_argument("--top", help="top jets file")
+    p.add_argument("--qcd", nargs="+", help="QCD jet files (jetad generate), concatenated")
+    p.add_argument("--top", nargs="+", help="top jet files, concatenated")
     p.add_argument("--cache-dir", default="/work/scratch/bench_nae")
     p.add_argument("--n-train", type=int, default=100_000)
     p.add_argument("--n-test", type=int, default=40_000)
+    p.add_argument("--curve-n-test", type=int, default=2000,
+                   help="test jets per class for the AUC-vs-time curve of the checkpoints")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--directions", nargs="+", choices=sorted(DIRECTIONS),
+                   default=["top", "qcd"], help="anomaly class(es) to run")
     p.add_argument("--gaussian-sigma", type=float, default=1.0)
     p.add_argument("--preset", default="paper")
     p.add_argument("--max-epochs", type=int)
@@ -183,29 +262,67 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--reduced", action="store_true",
                    help="mark the run as a reduced configuration in the JSON")
+    p.add_argument("--runs-dir", default="/work/scratch/bench_nae/runs")
+    p.add_argument("--summarize-only", action="store_true")
     p.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results", "nae.json"))
     args = p.parse_args(argv)
+    if not args.reduced and (args.n_train < 100_000 or args.n_test < 20_000):
+        raise SystemExit("fewer than 100k training / 20k test jets per class: pass --reduced")
     if args.threads:
         torch.set_num_threads(args.threads)
+    params = dict(preset=args.preset, max_epochs=args.max_epochs, nae_iterations=args.nae_iterations,
+                  nae_epochs=args.nae_epochs, nae_batch_size=args.nae_batch_size,
+                  nae_lr=args.nae_lr, n_z_steps=args.n_z_steps, n_x_steps=args.n_x_steps,
+                  x_noise_std=args.x_noise_std, device=args.device, keep_checkpoints=True)
+    params = {k: v for k, v in params.items() if v is not None}
+    for item in args.param or []:
+        key, _, value = item.partition("=")
+        params[key] = json.loads(value)
+    cfg, digest = _config(args, params)
+    os.makedirs(args.runs_dir, exist_ok=True)
     t0 = time.perf_counter()
-    rows, sources = run(args)
-    meta = {"reduced": bool(args.reduced), "n_train": args.n_train, "n_test": args.n_test,
-            "seeds": args.seeds, "preset": args.preset, "gaussian_sigma": args.gaussian_sigma,
-            "overrides": {k: v for k, v in vars(args).items()
-                          if k in ("max_epochs", "nae_iterations", "nae_epochs",
-                                   "nae_batch_size", "nae_lr", "n_z_steps", "n_x_steps",
-                                   "x_noise_std", "param") and v is not None},
-            "sources": sources, "jetad": jetad.__version__, "torch": torch.__version__,
-            "threads": torch.get_num_threads(), "machine": platform.platform(),
-            "total_wall_s": None}
+    sources = {}
+    if not args.summarize_only:
+        n_need = args.n_train + args.n_test
+        imager = JetImager(gaussian_sigma=args.gaussian_sigma)
+        images = {}
+        for kind, paths, seed in (("qcd", args.qcd, 1), ("top", args.top, 2)):
+            X, sources[kind] = _jets(paths, kind, n_need, seed, args.cache_dir)
+            images[kind] = imager.transform(X).astype(np.float32)
+            del X
+        for label in args.directions:
+            background, signal = DIRECTIONS[label]
+            for seed in args.seeds:
+                path = os.path.join(args.runs_dir, f"{digest}_{label}_seed{seed}.json")
+                if os.path.exists(path):
+                    print(f"{background}->{signal} seed {seed}: done before ({path})", flush=True)
+                    continue
+                res = _one_run(images, background, signal, seed, params, args)
+                res.update(config_digest=digest, sources=sources)
+                _write_json(path, res)
+                print(f"{background}->{signal} seed {seed}: AE {res['AE']['auc']:.3f} "
+                      f"NAE {res['NAE']['auc']:.3f} mean(x2) {res['mean_x2']['auc']:.3f} "
+                      f"(pre-training {res['pretrain_time_s']:.0f} s, NAE "
+                      f"{res['nae_time_s']:.0f} s)", flush=True)
+    rows = []
+    for path in sorted(glob.glob(os.path.join(args.runs_dir, f"{digest}_*.json"))):
+        with open(path) as fh:
+            rows.append(json.load(fh))
+    rows.sort(key=lambda r: (r["signal"] != "top", r["seed"]))
+    if not rows:
+        raise SystemExit(f"no finished runs with these settings in {args.runs_dir}")
+    meta = {"reduced": bool(args.reduced), "config": cfg, "config_digest": digest,
+            "sources": rows[0].get("sources", sources), "jetad": jetad.__version__,
+            "torch": torch.__version__, "machine": platform.platform(),
+            "cpu_count": os.cpu_count(), "this_call_wall_s": time.perf_counter() - t0}
     summary = _summary(rows)
-    meta["total_wall_s"] = time.perf_counter() - t0
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    _write_json(args.out, {"meta": meta, "paper": PAPER, "summary": summary, "runs": rows})
     md = _markdown(summary, rows, meta)
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out, "w") as fh:
-        json.dump({"meta": meta, "paper": PAPER, "summary": summary, "runs": rows}, fh, indent=1)
-    with open(os.path.splitext(args.out)[0] + ".md", "w") as fh:
-        fh.write(md)
+    with atomic_path(os.path.splitext(args.out)[0] + ".md") as tmp:
+        with open(tmp, "w") as fh:
+            fh.write(md)
+    _plot(rows, os.path.splitext(args.out)[0] + "_auc_vs_time.png")
     print(md)
 
 
