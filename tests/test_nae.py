@@ -290,47 +290,64 @@ def test_nae_zero_iterations_is_pretrained_ae():
 
 # ---------------------------------------------------------------- real jets
 @pytest.fixture(scope="module")
-def nae_on_top_jets(top_qcd_images):
-    """NAE trained on top jets, scored on held-out tops and QCD jets (QCD = anomaly)."""
-    from jetad.metrics import anomaly_auc
+def nae_on_top_jets(qcd_jets, top_jets):
+    """NAE trained on 1500 top jets, scored on held-out tops and QCD jets (QCD = anomaly).
 
-    top, qcd = top_qcd_images["top"], top_qcd_images["qcd"]
+    The pre-training is long enough (60 epochs) for the AE (with seed 0) to learn to
+    reconstruct the simpler QCD jets: in the first ~25 epochs its energy tracks
+    mean(x^2) (QCD-as-anomaly AUC ~0.85, the trivial score's), then it falls to ~0.65,
+    the AE failure of the paper (0.58). Only from there can the NAE phase show its
+    gain (see test_nae_on_top_jets_improves_qcd_auc_over_its_pretrained_ae).
+    """
+    from jetad import JetImager
+    from jetad.metrics import anomaly_auc, image_concentration
+
+    imager = JetImager(gaussian_sigma=1.0)
+    top, qcd = imager.transform(top_jets), imager.transform(qcd_jets)
     X_train, X_bkg, X_sig = top[:1500], top[1500:], qcd[-1000:]
-    det = NAEDetector(max_epochs=15, batch_size=64, lr=2e-3, nae_iterations=40,
-                      nae_batch_size=32, n_z_steps=5, n_x_steps=5, x_noise_std=1e-2,
-                      x_metropolis=False, nae_lr=1e-3, random_state=0, device="cpu")
+    det = NAEDetector(preset="cpu", max_epochs=60, batch_size=128, lr=1e-3, nae_iterations=100,
+                      random_state=0, device="cpu")
     det.fit(X_train)
     y = np.r_[np.zeros(len(X_bkg)), np.ones(len(X_sig))]
     auc_ae = anomaly_auc(y, -np.r_[det.score_samples_pretrained(X_bkg),
                                    det.score_samples_pretrained(X_sig)])
     auc_nae = anomaly_auc(y, det.anomaly_score(np.r_[X_bkg, X_sig]))
-    return det, X_bkg, auc_ae, auc_nae
+    auc_x2 = anomaly_auc(y, image_concentration(np.r_[X_bkg, X_sig]))
+    return det, X_bkg, auc_ae, auc_nae, auc_x2
 
 
-def test_nae_on_top_jets_trains_healthy_uncollapsed_and_tags_qcd(nae_on_top_jets):
+def test_nae_on_top_jets_trains_healthy_and_uncollapsed(nae_on_top_jets):
     """Train on top jets; QCD jets are the anomaly (the paper's hard direction)."""
-    det, X_bkg, auc_ae, auc_nae = nae_on_top_jets
+    det, X_bkg, auc_ae, auc_nae, auc_x2 = nae_on_top_jets
     assert not det.collapsed_
+    assert all(row["healthy"] for row in det.history_)
     # the encoder must not map every jet to one point of the sphere (the spectral-norm
     # bias collapse: spread 1.7e-8 in the NAE tuning study before the zero-bias
-    # initialisation; 0.40 here after it)
+    # initialisation)
     z = det.encode(X_bkg)
     assert 1.0 - np.linalg.norm(z.mean(axis=0)) > 0.05
-    # both the pre-trained AE and the NAE tag QCD jets (the papers' AE: 0.58)
-    assert auc_ae > 0.7, auc_ae
+    # both tag QCD jets better than chance whichever regime the pre-training reached
+    # (measured: AE 0.64-0.83, NAE 0.82-0.87 over seeds 0-2; mean(x^2) 0.855)
+    assert auc_ae > 0.6, auc_ae
     assert auc_nae > 0.7, auc_nae
 
 
-@pytest.mark.xfail(
-    reason="Not reached on CPU-sized schedules once the pre-trained AE is not collapsed: "
-           "on these 1500 top jets the NAE phase gives 0.749 against its AE's 0.752 (it passed "
-           "only while the spectral-norm encoder was collapsed); see "
-           "benchmarks/results/nae_tuning.md. The paper's gain (0.58 -> 0.89) used 100k jets "
-           "and ~40k NAE iterations.",
-    strict=False)
 def test_nae_on_top_jets_improves_qcd_auc_over_its_pretrained_ae(nae_on_top_jets):
-    _, _, auc_ae, auc_nae = nae_on_top_jets
-    assert auc_nae > auc_ae, (auc_ae, auc_nae)
+    """The NAE's point: trained on top jets it tags QCD jets that its AE reconstructs well.
+
+    Measured on these jets (60 pre-training epochs, 100 NAE iterations, the kept
+    state chosen without labels): AE -> NAE 0.640 -> 0.868 (seed 0); 100k training
+    jets, 3 seeds: 0.608 -> 0.791 (benchmarks/results/nae.md).
+    """
+    _, _, auc_ae, auc_nae, auc_x2 = nae_on_top_jets
+    if auc_ae > auc_x2 - 0.1:
+        # On 1500 jets the AE leaves the mean(x^2) regime in only some pre-trainings (seed 0
+        # after ~25 epochs; seeds 1 and 2 not within 60 epochs, nor at batch 32): then its
+        # energy is the trivial ordering and the NAE phase has nothing to correct
+        # (benchmarks/results/nae_tuning.md, "CI-sized gain"). At 100k jets all 3 seeds do.
+        pytest.xfail(f"pre-trained AE still tracks mean(x^2) (AE {auc_ae:.3f}, mean(x^2) "
+                     f"{auc_x2:.3f}): no AE failure for the NAE to repair at this size")
+    assert auc_nae > auc_ae + 0.05, (auc_ae, auc_nae)
 
 
 def test_pickle_roundtrip():
