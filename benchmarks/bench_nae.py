@@ -25,8 +25,8 @@ settings (``--summarize-only`` just rebuilds it).
 
 The paper's protocol is ``--n-train 100000 --n-test 40000 --seeds 0 1 2
 --preset paper`` (hours per model on a GPU). The CPU table in
-``benchmarks/results/nae.md`` used two generated files per class (see there
-for the command). A run with fewer than 100k training or 20k test jets per
+``benchmarks/results/nae.md`` used two generated files per class; its
+commands are in the README ("Measured on this project's 2-core CPU machines"). A run with fewer than 100k training or 20k test jets per
 class must be marked ``--reduced``.
 """
 
