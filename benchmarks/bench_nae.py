@@ -136,7 +136,7 @@ def _one_run(images, background, signal, seed, params, args):
                       "latent_spread": row.get("latent_spread"),
                       "val_x2_corr": row.get("val_x2_corr")})
     res["auc_vs_time"] = curve
-    res["pretrain_curve"] = [{"epoch": int(h["epoch"]), "time_s": float(h["dur"]),
+    res["pretrain_curve"] = [{"epoch": int(h["epoch"]), "epoch_s": float(h["dur"]),
                               "train_loss": float(h["train_loss"]),
                               "valid_loss": float(h.get("valid_loss", np.nan))}
                              for h in det.net_.history]

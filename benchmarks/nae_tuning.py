@@ -186,23 +186,13 @@ def _nae_phase(det, X_train, cfg, seed):
     module.load_state_dict(det.pretrained_state_)
     train_idx, valid_idx = det._split_indices(X_train.shape[0], seed)
     X_val = X_train[valid_idx]
-    if det.energy_scale == "auto":
-        scale = det._mean_energy(module, X_val)
-    else:
-        scale = float(det.energy_scale)
-    det.energy_scale_ = max(scale, 1e-30)
-    scale = det.energy_scale_
     frozen = []
     if part != "all":
         frozen = [p for name, p in module.named_parameters()
                   if not name.startswith(part + ".")]
         for p in frozen:
             p.requires_grad_(False)
-    from jetad.detectors._langevin import implied_temperature
-
-    tz = implied_temperature(s["z_step_size"], s["z_noise_std"])
-    tx = implied_temperature(s["x_step_size"], s["x_noise_std"])
-    det.chain_temperatures_ = {"z": tz, "x": tx, "z_scaled": tz / scale, "x_scaled": tx / scale}
+    # _train_nae sets energy_scale_ and chain_temperatures_ from the pre-trained state
     gen_state = torch.get_rng_state()
     torch.manual_seed(seed)
     t0 = time.perf_counter()

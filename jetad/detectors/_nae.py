@@ -507,16 +507,6 @@ class NAEDetector(BaseNeuralDetector):
         ds_train, ds_valid = self.net_.get_split_datasets(np.zeros((n, 1), np.float32), None)
         return np.asarray(ds_train.indices), np.asarray(ds_valid.indices)
 
-    def _mean_energy(self, module, X):
-        module.eval()
-        device = self._device_of(module)
-        total = 0.0
-        with torch.no_grad():
-            for start in range(0, X.shape[0], self._score_batch_size):
-                xb = torch.as_tensor(X[start:start + self._score_batch_size]).to(device)
-                total += float(module.energy(xb).double().sum())
-        return total / max(1, X.shape[0])
-
     def _val_diagnostics(self, module, X, concentration):
         """Label-free checks on the validation background (module in eval mode).
 
@@ -572,18 +562,6 @@ class NAEDetector(BaseNeuralDetector):
                                   for k, v in module.state_dict().items()}
         self.pretrain_time_ = time.perf_counter() - t0
 
-        # ---- energy scale
-        if self.energy_scale == "auto":
-            scale = self._mean_energy(module, X_val)
-            scale = scale if math.isfinite(scale) and scale > 0 else 1.0
-        else:
-            scale = float(self.energy_scale)
-        self.energy_scale_ = max(scale, 1e-30)
-        tz = implied_temperature(s["z_step_size"], s["z_noise_std"])
-        tx = implied_temperature(s["x_step_size"], s["x_noise_std"])
-        self.chain_temperatures_ = {"z": tz, "x": tx, "z_scaled": tz / self.energy_scale_,
-                                    "x_scaled": tx / self.energy_scale_}
-
         # ---- phase 2: NAE
         t1 = time.perf_counter()
         self._train_nae(X[train_idx], X_val, s, seed)
@@ -610,7 +588,7 @@ class NAEDetector(BaseNeuralDetector):
         n_iter = s["nae_iterations"] if s["nae_iterations"] is not None else (
             s["nae_epochs"] * per_epoch)
         check = self.check_interval or max(1, n_iter // 20)
-        scale, T, thr = self.energy_scale_, float(self.temperature), float(self.collapse_threshold)
+        T, thr = float(self.temperature), float(self.collapse_threshold)
         gen = self._torch_generator(seed + 1, device)
         if not (self.warm_start and getattr(self, "replay_buffer_", None) is not None):
             self.replay_buffer_ = ReplayBuffer(self.buffer_size, self.replay_ratio,
@@ -629,6 +607,16 @@ class NAEDetector(BaseNeuralDetector):
 
         concentration = image_concentration(X_val)
         val0, spread0, corr0 = self._val_diagnostics(module, X_val, concentration)
+        # energy scale: the mean validation energy of the pre-trained AE ("auto")
+        if self.energy_scale == "auto":
+            scale = val0 if math.isfinite(val0) and val0 > 0 else 1.0
+        else:
+            scale = float(self.energy_scale)
+        scale = self.energy_scale_ = max(scale, 1e-30)
+        tz = implied_temperature(s["z_step_size"], s["z_noise_std"])
+        tx = implied_temperature(s["x_step_size"], s["x_noise_std"])
+        self.chain_temperatures_ = {"z": tz, "x": tx, "z_scaled": tz / scale,
+                                    "x_scaled": tx / scale}
         val0 /= scale
         row0 = {"iteration": 0, "epoch": 0, "val_energy": val0, "latent_spread": spread0,
                 "val_x2_corr": corr0, "healthy": True, "time": 0.0}
