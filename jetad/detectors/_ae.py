@@ -2,7 +2,7 @@
 
 from torch import nn
 
-from ._base import BaseNeuralDetector
+from ._base import _CONV_CONSTRAINTS, BaseNeuralDetector
 from ._modules import ConvDecoder, ConvEncoder, project_to_sphere
 
 __all__ = ["AEDetector", "AEModule"]
@@ -117,6 +117,12 @@ class AEDetector(BaseNeuralDetector):
     (64,)
     """
 
+    _parameter_constraints = {
+        **_CONV_CONSTRAINTS,
+        "latent_sphere": ["boolean"],
+        "spectral_norm": ["boolean"],
+    }
+
     def __init__(self, latent_dim=3, *, latent_sphere=False, spectral_norm=False, n_filters=8,
                  hidden_dim=100, output_activation="sigmoid", image_shape=None, max_epochs=20,
                  batch_size=256, lr=1e-3, weight_decay=0.0, validation_fraction=None,
@@ -128,19 +134,12 @@ class AEDetector(BaseNeuralDetector):
         self.n_filters = n_filters
         self.hidden_dim = hidden_dim
         self.output_activation = output_activation
-        self.image_shape = image_shape
-        self.max_epochs = max_epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.weight_decay = weight_decay
-        self.validation_fraction = validation_fraction
-        self.early_stopping = early_stopping
-        self.callbacks = callbacks
-        self.contamination = contamination
-        self.device = device
-        self.random_state = random_state
-        self.warm_start = warm_start
-        self.verbose = verbose
+        super().__init__(
+            image_shape=image_shape, max_epochs=max_epochs, batch_size=batch_size, lr=lr,
+            weight_decay=weight_decay, validation_fraction=validation_fraction,
+            early_stopping=early_stopping, callbacks=callbacks, contamination=contamination,
+            device=device, random_state=random_state, warm_start=warm_start, verbose=verbose,
+        )
 
     def _build_module(self):
         return AEModule(self.image_shape_, self.latent_dim, self.latent_sphere,

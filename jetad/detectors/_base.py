@@ -5,8 +5,14 @@ A detector is a plain ``OutlierMixin, BaseEstimator`` that *composes* a skorch
 subclass builds must implement
 
 * ``forward(x) -> (n,)`` per-jet training loss (skorch averages it),
-* ``energy(x) -> (n,)`` per-jet energy, higher = more anomalous,
+* ``energy(x) -> (n,)`` per-jet energy, higher = more anomalous -- or, for a
+  detector with a ``score_type``, the methods its ``_score_methods`` table
+  names (picked at scoring time; scoring never writes into the module),
 * ``encode(x) -> (n, latent_dim)`` and ``reconstruct(x) -> (n, 1, H, W)``.
+
+Parameters are validated once, at the start of :meth:`fit`, against the
+``_parameter_constraints`` dicts of the class and its bases (merged over the
+MRO, see :mod:`jetad.detectors._validation`).
 
 sklearn's outlier-detector signs are kept exactly: ``score_samples`` is the
 negative energy (higher = more normal), ``decision_function = score_samples -
@@ -15,8 +21,8 @@ offset_`` and ``predict`` returns -1 for outliers, +1 for inliers.
 
 import contextlib
 import math
-import numbers
 from abc import abstractmethod
+from numbers import Integral, Real
 
 import numpy as np
 import torch
@@ -28,6 +34,16 @@ from skorch.dataset import ValidSplit
 
 from jetad.utils import check_random_seed
 
+from ._validation import (
+    Interval,
+    Predicate,
+    StrOptions,
+    non_negative_float,
+    positive_float,
+    positive_int,
+    validate_parameter_constraints,
+)
+
 __all__ = ["BaseNeuralDetector"]
 
 
@@ -35,13 +51,6 @@ class _PerSampleLossNet(NeuralNet):
     """skorch net whose module already returns the per-sample loss: average it."""
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
-        return y_pred.mean()
-
-
-class _MeanCriterion(torch.nn.Module):
-    """Placeholder criterion: the loss is computed by the module itself."""
-
-    def forward(self, y_pred, y_true=None):
         return y_pred.mean()
 
 
@@ -61,6 +70,19 @@ def _resolve_device(device):
     raise ValueError(f"device must be 'auto', 'cpu' or 'cuda[:i]', got {device!r}")
 
 
+def _is_device(device):
+    return isinstance(device, str) and (device in ("auto", "cpu") or device.startswith("cuda"))
+
+
+#: Constraints of the convolutional encoder/decoder parameters (AE, VAE, GMVAE).
+_CONV_CONSTRAINTS = {
+    "latent_dim": [positive_int],
+    "n_filters": [positive_int],
+    "hidden_dim": [positive_int],
+    "output_activation": [StrOptions({"sigmoid", "linear"})],
+}
+
+
 @contextlib.contextmanager
 def _seeded_torch(seed, device):
     """Seed torch inside a forked RNG state: the global state is left untouched."""
@@ -73,7 +95,10 @@ def _seeded_torch(seed, device):
 class BaseNeuralDetector(OutlierMixin, BaseEstimator):
     """Base class for jetad's neural anomaly detectors (not for direct use).
 
-    Subclasses define ``__init__`` listing every parameter (sklearn style) and
+    Subclasses define ``__init__`` listing every parameter (sklearn style),
+    storing their own and passing the shared ones below to ``super().__init__``,
+    declare the allowed values of their own parameters in a
+    ``_parameter_constraints`` dict (merged with the base's), and define
     :meth:`_build_module`. Everything else -- input validation, seeding, the
     skorch training loop with its callbacks, sklearn's signs and thresholds --
     lives here.
@@ -90,7 +115,8 @@ class BaseNeuralDetector(OutlierMixin, BaseEstimator):
         Fraction held out for the validation loss (skorch ``ValidSplit``);
         None trains on everything.
     early_stopping : int or None
-        Patience (epochs) of early stopping on the validation loss.
+        Patience (epochs) of early stopping on the validation loss; None or 0
+        stops after ``max_epochs`` only.
     callbacks : list of skorch callbacks or None
         Extra callbacks (checkpoints, learning-rate schedules, ...).
     contamination : float in (0, 0.5]
@@ -107,25 +133,102 @@ class BaseNeuralDetector(OutlierMixin, BaseEstimator):
 
     _score_batch_size = 4096
 
+    #: Allowed values of each parameter, merged over the MRO by
+    #: :meth:`_get_parameter_constraints` (a subclass adds or overrides entries).
+    _parameter_constraints = {
+        "image_shape": [None, tuple, list, np.ndarray],
+        "max_epochs": [positive_int],
+        "batch_size": [positive_int],
+        "lr": [positive_float],
+        "weight_decay": [non_negative_float],
+        "validation_fraction": [None, Interval(Real, 0, 1, closed="neither")],
+        "early_stopping": [None, Interval(Integral, 0, None, closed="left")],
+        "callbacks": [None, list, tuple],
+        "contamination": [Interval(Real, 0, 0.5, closed="right")],
+        "device": [Predicate(_is_device, "'auto', 'cpu' or 'cuda[:i]'")],
+        "random_state": [None, Interval(Integral, 0, 2**32, closed="left"),
+                         np.random.RandomState],
+        "warm_start": ["boolean"],
+        "verbose": [Interval(Integral, 0, None, closed="left"), "boolean"],
+    }
+
+    #: ``score_type`` -> name of the module method returning the per-jet energy;
+    #: None: the module's ``energy``.
+    _score_methods = None
+
+    #: Parameters that scoring reads and ``set_params`` may change after fit:
+    #: checked again by every ``score_samples``.
+    _score_parameters = ()
+
+    def __init__(self, *, image_shape, max_epochs, batch_size, lr, weight_decay,
+                 validation_fraction, early_stopping, callbacks, contamination, device,
+                 random_state, warm_start, verbose):
+        # sklearn reads the parameters from each subclass's explicit signature; the
+        # subclass passes the shared ones on so they are stored in one place.
+        self.image_shape = image_shape
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.validation_fraction = validation_fraction
+        self.early_stopping = early_stopping
+        self.callbacks = callbacks
+        self.contamination = contamination
+        self.device = device
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+
     # ------------------------------------------------------------------ hooks
     @abstractmethod
     def _build_module(self):
         """Return the torch module for ``self.image_shape_``."""
 
     def _batch_energy(self, module, x):
-        """Per-jet energy of a batch (higher = more anomalous)."""
-        return module.energy(x)
+        """Per-jet energy of a batch (higher = more anomalous).
+
+        The module method is looked up in ``_score_methods`` from the current
+        ``score_type``; the module itself holds no scoring state.
+        """
+        if self._score_methods is None:
+            return module.energy(x)
+        method = getattr(module, self._score_methods[self.score_type])
+        return method(x, **self._score_kwargs())
+
+    def _score_kwargs(self):
+        """Keyword arguments of the scoring method (e.g. the component to score)."""
+        return {}
 
     def _extra_callbacks(self):
         return []
-
-    def _net_class(self):
-        return _PerSampleLossNet
 
     def _net_kwargs(self):
         return {}
 
     # ------------------------------------------------------------ validation
+    @classmethod
+    def _get_parameter_constraints(cls):
+        """``_parameter_constraints`` of the class and its bases, subclasses winning."""
+        merged = {}
+        for klass in reversed(cls.__mro__):
+            merged.update(vars(klass).get("_parameter_constraints", {}))
+        return merged
+
+    def _check_params(self):
+        """Validate the parameters (called once, at the start of :meth:`fit`).
+
+        Subclasses extend it (calling ``super()``) for checks that involve
+        several parameters.
+        """
+        validate_parameter_constraints(self._get_parameter_constraints(),
+                                       self.get_params(deep=False))
+
+    def _check_score_params(self):
+        """Validate the parameters scoring reads (they may change after fit)."""
+        validate_parameter_constraints(self._get_parameter_constraints(),
+                                       self.get_params(deep=False),
+                                       names=self._score_parameters)
+
     def _infer_image_shape(self, n_features):
         if self.image_shape is not None:
             shape = tuple(int(s) for s in self.image_shape)
@@ -171,18 +274,6 @@ class BaseNeuralDetector(OutlierMixin, BaseEstimator):
             )
         return np.asarray(X, dtype=np.float32).reshape(X.shape[0], 1, *self.image_shape_)
 
-    def _check_params(self):
-        c = self.contamination
-        if not isinstance(c, numbers.Real) or not 0 < c <= 0.5:
-            raise ValueError(f"contamination must be a float in (0, 0.5], got {c!r}")
-        vf = self.validation_fraction
-        if vf is not None and not (isinstance(vf, numbers.Real) and 0 < vf < 1):
-            raise ValueError(f"validation_fraction must be None or in (0, 1), got {vf!r}")
-        for name in ("max_epochs", "batch_size"):
-            v = getattr(self, name)
-            if not isinstance(v, numbers.Integral) or v < 1:
-                raise ValueError(f"{name} must be a positive integer, got {v!r}")
-
     # -------------------------------------------------------------- training
     def _callbacks(self):
         cbs = []
@@ -204,9 +295,10 @@ class BaseNeuralDetector(OutlierMixin, BaseEstimator):
             else None
         )
         cbs = self._callbacks()
-        net = self._net_class()(
+        net = _PerSampleLossNet(
             module=self._build_module(),
-            criterion=_MeanCriterion,
+            # skorch requires a criterion; _PerSampleLossNet.get_loss never calls it
+            criterion=torch.nn.Identity,
             optimizer=torch.optim.Adam,
             lr=self.lr,
             optimizer__weight_decay=self.weight_decay,
@@ -288,6 +380,7 @@ class BaseNeuralDetector(OutlierMixin, BaseEstimator):
         scores : ndarray of shape (n_samples,), float64
         """
         check_is_fitted(self)
+        self._check_score_params()
         return self._score(self._validate_images(X, reset=False))
 
     def decision_function(self, X):

@@ -22,7 +22,7 @@ The paper's Eq. (16) prints the ratio of variances inverted and ``- R`` inside
 the sum; we use the correct expression, as the public reference code does.
 """
 
-import numbers
+from numbers import Integral
 
 import numpy as np
 import torch
@@ -30,10 +30,16 @@ from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from ._base import BaseNeuralDetector
+from ._validation import (
+    Interval,
+    Predicate,
+    StrOptions,
+    check_index,
+    non_negative_float,
+    positive_int,
+)
 
 __all__ = ["DVAEDetector", "DVAEModule", "softmax_gaussian_prior"]
-
-_SCORES = ("latent", "reconstruction", "topic_ratio")
 
 
 def softmax_gaussian_prior(alpha):
@@ -74,6 +80,16 @@ def softmax_gaussian_prior(alpha):
     return mean, var
 
 
+def _is_valid_alpha(alpha):
+    softmax_gaussian_prior(alpha)  # raises ValueError for an invalid alpha
+    return True
+
+
+def _are_adam_betas(betas):
+    betas = tuple(betas)
+    return len(betas) == 2 and all(0 <= b < 1 for b in betas)
+
+
 def _unit_sum(x):
     """Flatten ``(n, 1, H, W)`` images, clip negatives, normalise to unit sum.
 
@@ -100,15 +116,13 @@ class DVAEModule(nn.Module):
     """
 
     def __init__(self, image_shape, alpha=(1.0, 1.0), beta_kl=0.1, hidden_dim=100,
-                 score_type="latent", score_component=-1, encoder_scale=True):
+                 encoder_scale=True):
         super().__init__()
         self.image_shape = tuple(image_shape)
         n_pixels = self.image_shape[0] * self.image_shape[1]
         mean, var = softmax_gaussian_prior(alpha)
         self.n_components = len(mean)
         self.beta_kl = beta_kl
-        self.score_type = score_type
-        self.score_component = score_component
         self.register_buffer("prior_mean", torch.as_tensor(mean, dtype=torch.float32))
         self.register_buffer("prior_logvar", torch.as_tensor(np.log(var), dtype=torch.float32))
         self.hidden = nn.Sequential(nn.Linear(n_pixels, hidden_dim), nn.SELU())
@@ -143,9 +157,6 @@ class DVAEModule(nn.Module):
     def _reco_kl(p, log_q):
         return (torch.xlogy(p, p) - p * log_q).sum(dim=1)
 
-    def _component(self):
-        return self.score_component % self.n_components
-
     # ------------------------------------------------- interface of the base
     def encode(self, x):
         """Mixture weights ``softmax(mu)`` ``(n, R)`` at the posterior mean."""
@@ -161,20 +172,17 @@ class DVAEModule(nn.Module):
         p, _ = _unit_sum(x)
         return self._reco_kl(p, self.decode_log(self.encode(x)))
 
-    def topic_ratio(self, x):
+    def component_weight(self, x, component=-1):
+        """Mixture weight ``r_k`` of component ``k = component`` at the posterior mean."""
+        return self.encode(x)[:, int(component) % self.n_components]
+
+    def topic_ratio(self, x, component=-1):
         """``sum_i x_i [ln p_k,i - mean_{j != k} ln p_j,i]`` for the unit-sum image."""
         p, _ = _unit_sum(x)
         log_c = self.component_log_images()
-        k = self._component()
+        k = int(component) % self.n_components
         others = torch.cat([log_c[:k], log_c[k + 1:]]).mean(dim=0)
         return p @ (log_c[k] - others)
-
-    def energy(self, x):
-        if self.score_type == "reconstruction":
-            return self.reconstruction_error(x)
-        if self.score_type == "topic_ratio":
-            return self.topic_ratio(x)
-        return self.encode(x)[:, self._component()]
 
     def forward(self, x):
         p, _ = _unit_sum(x)
@@ -275,6 +283,22 @@ contamination, device, random_state, warm_start, verbose
     (2, 40, 40)
     """
 
+    # score_type -> DVAEModule method giving the energy; both score parameters may
+    # change after fit
+    _score_methods = {"latent": "component_weight", "reconstruction": "reconstruction_error",
+                      "topic_ratio": "topic_ratio"}
+    _score_parameters = ("score_type", "score_component")
+    _parameter_constraints = {
+        "alpha": [Predicate(_is_valid_alpha, "a 1-D sequence of at least 2 finite positive "
+                                             "floats")],
+        "beta_kl": [non_negative_float],
+        "score_type": [StrOptions(_score_methods)],
+        "score_component": [Interval(Integral, None, None, closed="neither")],
+        "hidden_dim": [positive_int],
+        "encoder_scale": ["boolean"],
+        "betas": [Predicate(_are_adam_betas, "two floats in [0, 1)")],
+    }
+
     def __init__(self, alpha=(1.0, 1.0), *, beta_kl=0.1, score_type="latent",
                  score_component=-1, hidden_dim=100, encoder_scale=True, betas=(0.9, 0.99),
                  image_shape=None, max_epochs=50, batch_size=100, lr=5e-3, weight_decay=0.0,
@@ -288,63 +312,34 @@ contamination, device, random_state, warm_start, verbose
         self.hidden_dim = hidden_dim
         self.encoder_scale = encoder_scale
         self.betas = betas
-        self.image_shape = image_shape
-        self.max_epochs = max_epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.weight_decay = weight_decay
-        self.validation_fraction = validation_fraction
-        self.early_stopping = early_stopping
-        self.callbacks = callbacks
-        self.contamination = contamination
-        self.device = device
-        self.random_state = random_state
-        self.warm_start = warm_start
-        self.verbose = verbose
+        super().__init__(
+            image_shape=image_shape, max_epochs=max_epochs, batch_size=batch_size, lr=lr,
+            weight_decay=weight_decay, validation_fraction=validation_fraction,
+            early_stopping=early_stopping, callbacks=callbacks, contamination=contamination,
+            device=device, random_state=random_state, warm_start=warm_start, verbose=verbose,
+        )
 
     def _check_params(self):
         super()._check_params()
-        if self.score_type not in _SCORES:
-            raise ValueError(f"score_type must be one of {_SCORES}, got {self.score_type!r}")
-        softmax_gaussian_prior(self.alpha)  # validates alpha
-        r = len(self.alpha)
-        k = self.score_component
-        if not isinstance(k, numbers.Integral) or not -r <= k < r:
-            raise ValueError(
-                f"score_component must be an integer in [{-r}, {r - 1}] for "
-                f"R={r} components, got {k!r}"
-            )
-        if not isinstance(self.beta_kl, numbers.Real) or self.beta_kl < 0:
-            raise ValueError(f"beta_kl must be a non-negative float, got {self.beta_kl!r}")
-        if not isinstance(self.hidden_dim, numbers.Integral) or self.hidden_dim < 1:
-            raise ValueError(f"hidden_dim must be a positive integer, got {self.hidden_dim!r}")
-        if len(tuple(self.betas)) != 2 or not all(0 <= b < 1 for b in self.betas):
-            raise ValueError(f"betas must be two floats in [0, 1), got {self.betas!r}")
+        check_index("score_component", self.score_component, len(self.alpha))
+
+    def _check_score_params(self):
+        super()._check_score_params()
+        check_index("score_component", self.score_component, self.net_.module_.n_components)
+
+    def _score_kwargs(self):
+        if self.score_type == "reconstruction":
+            return {}
+        return {"component": self.score_component}
 
     def _build_module(self):
         self.prior_mean_, self.prior_var_ = softmax_gaussian_prior(self.alpha)
-        return DVAEModule(self.image_shape_, tuple(float(a) for a in self.alpha), self.beta_kl,
-                          self.hidden_dim, self.score_type, self.score_component,
-                          self.encoder_scale)
+        return DVAEModule(self.image_shape_, alpha=tuple(float(a) for a in self.alpha),
+                          beta_kl=self.beta_kl, hidden_dim=self.hidden_dim,
+                          encoder_scale=self.encoder_scale)
 
     def _net_kwargs(self):
         return {"optimizer__betas": tuple(float(b) for b in self.betas)}
-
-    def _batch_energy(self, module, x):
-        # ``score_type`` / ``score_component`` may be changed after fit (set_params).
-        module.score_type = self.score_type
-        module.score_component = int(self.score_component)
-        return module.energy(x)
-
-    def _score(self, X):
-        if self.score_type not in _SCORES:
-            raise ValueError(f"score_type must be one of {_SCORES}, got {self.score_type!r}")
-        r = self.net_.module_.n_components
-        if not isinstance(self.score_component, numbers.Integral) or not (
-                -r <= self.score_component < r):
-            raise ValueError(f"score_component must be an integer in [{-r}, {r - 1}], "
-                             f"got {self.score_component!r}")
-        return super()._score(X)
 
     def mixture_components(self):
         """The learned mixture components as normalised images.

@@ -15,18 +15,17 @@ Mode collapse is countered by the Ashman-D repulsion
 """
 
 import math
-import numbers
+from numbers import Integral
 
 import torch
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
-from ._base import BaseNeuralDetector
-from ._modules import ConvDecoder, ConvEncoder
+from ._base import _CONV_CONSTRAINTS, BaseNeuralDetector
+from ._vae import GaussianVAEModule
+from ._validation import Interval, StrOptions, check_index, non_negative_float, positive_int
 
 __all__ = ["GMVAEDetector", "GMVAEModule", "gaussian_entropy", "mixture_log_prob"]
-
-_SCORES = ("reconstruction", "latent", "responsibility")
 _LOG_2PI = math.log(2.0 * math.pi)
 
 
@@ -67,27 +66,23 @@ def ashman_d(means, logvars):
     return (d2 + 1e-12).sqrt()
 
 
-class GMVAEModule(nn.Module):
+class GMVAEModule(GaussianVAEModule):
     """Convolutional VAE with a learnable diagonal Gaussian-mixture prior.
 
     The per-jet training loss is the summed squared pixel error of a decoded
     posterior sample, ``beta_kl`` times the single-sample Monte Carlo KL
     estimate, and the (per-batch constant) Ashman repulsion between the modes.
+    Energies: :meth:`latent_energy`, :meth:`responsibility_energy` and
+    :meth:`reconstruction_error`.
     """
 
     def __init__(self, image_shape, latent_dim=1, n_components=2, beta_kl=1e-4,
-                 ashman_weight=1e-3, score_type="latent", score_component=None,
-                 n_filters=8, hidden_dim=100, output_activation="linear", prior_init_scale=1.0):
-        super().__init__()
-        self.latent_dim = latent_dim
+                 ashman_weight=1e-3, n_filters=8, hidden_dim=100, output_activation="linear",
+                 prior_init_scale=1.0):
+        super().__init__(image_shape, latent_dim, beta_kl, n_filters, hidden_dim,
+                         output_activation)
         self.n_components = n_components
-        self.beta_kl = beta_kl
         self.ashman_weight = ashman_weight
-        self.score_type = score_type
-        self.score_component = score_component
-        self.encoder = ConvEncoder(image_shape, 2 * latent_dim, n_filters, hidden_dim)
-        self.decoder = ConvDecoder(image_shape, latent_dim, n_filters, hidden_dim,
-                                   output_activation=output_activation)
         # Random initial means (drawn in the detector's seeded RNG): identical
         # means would make the Ashman repulsion and the responsibilities symmetric.
         self.prior_means = nn.Parameter(prior_init_scale * torch.randn(n_components, latent_dim))
@@ -95,10 +90,6 @@ class GMVAEModule(nn.Module):
         self.prior_logits = nn.Parameter(torch.zeros(n_components))
 
     # ---------------------------------------------------------------- pieces
-    def posterior(self, x):
-        mu, logvar = self.encoder(x).chunk(2, dim=1)
-        return mu, logvar.clamp(-20.0, 20.0)
-
     def prior_log_prob(self, z):
         return mixture_log_prob(z, self.prior_means, self.prior_logvars, self.prior_logits)
 
@@ -111,46 +102,46 @@ class GMVAEModule(nn.Module):
         """Single-sample estimate ``-H[q] - ln p(z)`` of ``KL(q || p)`` per jet."""
         return -gaussian_entropy(logvar) - self.prior_log_prob(z)
 
+    def kl_divergence(self, mu, logvar, z):
+        return self.kl_monte_carlo(mu, logvar, z)
+
     def ashman_penalty(self):
         if self.n_components < 2 or self.ashman_weight == 0:
             return self.prior_means.new_zeros(())
         d = ashman_d(self.prior_means, self.prior_logvars)
         return -self.ashman_weight * torch.tanh(d / 2.0).mean()
 
-    def anomaly_component(self):
-        """Index of the mode used by the ``"responsibility"`` score."""
-        if self.score_component is None:
+    def anomaly_component(self, component=None):
+        """Index of the mode scored by :meth:`responsibility_energy`.
+
+        None picks the mode with the smallest mixture weight; negative indices
+        count from the end.
+        """
+        if component is None:
             return int(torch.argmin(self.prior_logits).item())
-        return int(self.score_component) % self.n_components
+        return int(component) % self.n_components
 
-    # ------------------------------------------------- interface of the base
-    def encode(self, x):
-        return self.posterior(x)[0]
-
-    def reconstruct(self, x):
-        return self.decoder(self.encode(x))
-
-    def reconstruction_error(self, x):
-        return ((x - self.reconstruct(x)) ** 2).flatten(1).mean(dim=1)
-
-    def energy(self, x):
-        if self.score_type == "reconstruction":
-            return self.reconstruction_error(x)
+    # ------------------------------------------------------------- energies
+    def _mean_and_prior64(self, x):
         # float64: near a mode ``-ln p(mu)`` is a large constant plus a small
         # quadratic, which float32 would round to a few distinct values.
         mu = self.encode(x).double()
-        params = (self.prior_means.double(), self.prior_logvars.double(),
-                  self.prior_logits.double())
-        if self.score_type == "responsibility":
-            joint = _component_log_joint(mu, *params)
-            return torch.softmax(joint, dim=1)[:, self.anomaly_component()]
+        return mu, (self.prior_means.double(), self.prior_logvars.double(),
+                    self.prior_logits.double())
+
+    def latent_energy(self, x):
+        """``-ln p(mu)``: negative log prior density at the posterior mean."""
+        mu, params = self._mean_and_prior64(x)
         return -mixture_log_prob(mu, *params)
 
+    def responsibility_energy(self, x, component=None):
+        """``p(r = k | mu)`` of mode ``k = anomaly_component(component)``."""
+        mu, params = self._mean_and_prior64(x)
+        joint = _component_log_joint(mu, *params)
+        return torch.softmax(joint, dim=1)[:, self.anomaly_component(component)]
+
     def forward(self, x):
-        mu, logvar = self.posterior(x)
-        z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
-        sse = ((x - self.decoder(z)) ** 2).flatten(1).sum(dim=1)
-        return sse + self.beta_kl * self.kl_monte_carlo(mu, logvar, z) + self.ashman_penalty()
+        return super().forward(x) + self.ashman_penalty()
 
 
 class GMVAEDetector(BaseNeuralDetector):
@@ -215,6 +206,21 @@ early_stopping, callbacks, contamination, device, random_state, warm_start, verb
     rather than by class, so its latent AUC does not improve on the VAE's.
     """
 
+    # score_type -> GMVAEModule method giving the energy; both score parameters may
+    # change after fit
+    _score_methods = {"latent": "latent_energy", "responsibility": "responsibility_energy",
+                      "reconstruction": "reconstruction_error"}
+    _score_parameters = ("score_type", "score_component")
+    _parameter_constraints = {
+        **_CONV_CONSTRAINTS,
+        "n_components": [positive_int],
+        "beta_kl": [non_negative_float],
+        "ashman_weight": [non_negative_float],
+        "score_type": [StrOptions(_score_methods)],
+        "score_component": [None, Interval(Integral, None, None, closed="neither")],
+        "prior_init_scale": [non_negative_float],
+    }
+
     def __init__(self, latent_dim=1, *, n_components=2, beta_kl=1e-4, ashman_weight=1e-3,
                  score_type="latent", score_component=None, n_filters=8, hidden_dim=100,
                  output_activation="linear", prior_init_scale=1.0, image_shape=None,
@@ -232,58 +238,35 @@ early_stopping, callbacks, contamination, device, random_state, warm_start, verb
         self.hidden_dim = hidden_dim
         self.output_activation = output_activation
         self.prior_init_scale = prior_init_scale
-        self.image_shape = image_shape
-        self.max_epochs = max_epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.weight_decay = weight_decay
-        self.validation_fraction = validation_fraction
-        self.early_stopping = early_stopping
-        self.callbacks = callbacks
-        self.contamination = contamination
-        self.device = device
-        self.random_state = random_state
-        self.warm_start = warm_start
-        self.verbose = verbose
-
-    def _check_score_params(self, n_components):
-        if self.score_type not in _SCORES:
-            raise ValueError(f"score_type must be one of {_SCORES}, got {self.score_type!r}")
-        k = self.score_component
-        if k is not None and (not isinstance(k, numbers.Integral)
-                              or not -n_components <= k < n_components):
-            raise ValueError(
-                f"score_component must be None or an integer in [{-n_components}, "
-                f"{n_components - 1}], got {k!r}"
-            )
+        super().__init__(
+            image_shape=image_shape, max_epochs=max_epochs, batch_size=batch_size, lr=lr,
+            weight_decay=weight_decay, validation_fraction=validation_fraction,
+            early_stopping=early_stopping, callbacks=callbacks, contamination=contamination,
+            device=device, random_state=random_state, warm_start=warm_start, verbose=verbose,
+        )
 
     def _check_params(self):
         super()._check_params()
-        for name in ("latent_dim", "n_components"):
-            v = getattr(self, name)
-            if not isinstance(v, numbers.Integral) or v < 1:
-                raise ValueError(f"{name} must be a positive integer, got {v!r}")
-        for name in ("beta_kl", "ashman_weight", "prior_init_scale"):
-            v = getattr(self, name)
-            if not isinstance(v, numbers.Real) or v < 0:
-                raise ValueError(f"{name} must be a non-negative float, got {v!r}")
-        self._check_score_params(self.n_components)
+        check_index("score_component", self.score_component, self.n_components,
+                    allow_none=True)
+
+    def _check_score_params(self):
+        super()._check_score_params()
+        check_index("score_component", self.score_component,
+                    self.net_.module_.n_components, allow_none=True)
+
+    def _score_kwargs(self):
+        if self.score_type == "responsibility":
+            return {"component": self.score_component}
+        return {}
 
     def _build_module(self):
-        return GMVAEModule(self.image_shape_, self.latent_dim, self.n_components, self.beta_kl,
-                           self.ashman_weight, self.score_type, self.score_component,
-                           self.n_filters, self.hidden_dim, self.output_activation,
-                           self.prior_init_scale)
-
-    def _batch_energy(self, module, x):
-        # ``score_type`` / ``score_component`` may be changed after fit (set_params).
-        module.score_type = self.score_type
-        module.score_component = self.score_component
-        return module.energy(x)
-
-    def _score(self, X):
-        self._check_score_params(self.net_.module_.n_components)
-        return super()._score(X)
+        return GMVAEModule(
+            self.image_shape_, latent_dim=self.latent_dim, n_components=self.n_components,
+            beta_kl=self.beta_kl, ashman_weight=self.ashman_weight, n_filters=self.n_filters,
+            hidden_dim=self.hidden_dim, output_activation=self.output_activation,
+            prior_init_scale=self.prior_init_scale,
+        )
 
     def prior_parameters(self):
         """The learned mixture prior.

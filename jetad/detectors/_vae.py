@@ -3,12 +3,11 @@
 import torch
 from torch import nn
 
-from ._base import BaseNeuralDetector
+from ._base import _CONV_CONSTRAINTS, BaseNeuralDetector
 from ._modules import ConvDecoder, ConvEncoder
+from ._validation import StrOptions, non_negative_float
 
-__all__ = ["VAEDetector", "VAEModule", "gaussian_kl"]
-
-_SCORES = ("reconstruction", "latent")
+__all__ = ["GaussianVAEModule", "VAEDetector", "VAEModule", "gaussian_kl"]
 
 
 def gaussian_kl(mu, logvar):
@@ -16,27 +15,41 @@ def gaussian_kl(mu, logvar):
     return 0.5 * (logvar.exp() + mu**2 - 1.0 - logvar).sum(dim=1)
 
 
-class VAEModule(nn.Module):
-    """Convolutional VAE with a diagonal Gaussian posterior and a standard-normal prior.
+class GaussianVAEModule(nn.Module):
+    """Convolutional VAE with a diagonal Gaussian posterior; the prior is the subclass's.
 
-    The training loss per jet is the summed squared error over pixels plus
-    ``beta_kl`` times the KL divergence. At score time the posterior mean is
-    decoded, so energies are deterministic.
+    The encoder outputs the posterior mean and log-variance, the decoder maps a
+    latent vector to an image. The per-jet training loss is the summed squared
+    pixel error of a reparameterised posterior sample plus ``beta_kl`` times
+    :meth:`kl_divergence`, which subclasses define for their prior. Scoring
+    methods use the posterior mean, so energies are deterministic.
+
+    Parameters
+    ----------
+    image_shape : tuple of int
+    latent_dim : int
+    beta_kl : float
+    n_filters, hidden_dim : int
+    output_activation : {"linear", "sigmoid"}
     """
 
-    def __init__(self, image_shape, latent_dim=3, beta_kl=1e-4, score_type="reconstruction",
-                 n_filters=8, hidden_dim=100, output_activation="linear"):
+    def __init__(self, image_shape, latent_dim, beta_kl, n_filters, hidden_dim,
+                 output_activation):
         super().__init__()
         self.latent_dim = latent_dim
         self.beta_kl = beta_kl
-        self.score_type = score_type
         self.encoder = ConvEncoder(image_shape, 2 * latent_dim, n_filters, hidden_dim)
         self.decoder = ConvDecoder(image_shape, latent_dim, n_filters, hidden_dim,
                                    output_activation=output_activation)
 
     def posterior(self, x):
+        """Mean and (clamped) log-variance ``(n, latent_dim)`` of the posterior."""
         mu, logvar = self.encoder(x).chunk(2, dim=1)
         return mu, logvar.clamp(-20.0, 20.0)
+
+    def kl_divergence(self, mu, logvar, z):
+        """Per-jet ``KL(q || prior)`` of the posterior ``(mu, logvar)``; ``z`` a sample of it."""
+        raise NotImplementedError
 
     def encode(self, x):
         return self.posterior(x)[0]
@@ -45,22 +58,36 @@ class VAEModule(nn.Module):
         return self.decoder(self.encode(x))
 
     def reconstruction_error(self, x):
+        """Per-jet mean squared error of the image decoded from the posterior mean."""
         return ((x - self.reconstruct(x)) ** 2).flatten(1).mean(dim=1)
-
-    def latent_energy(self, x):
-        mu, logvar = self.posterior(x)
-        return gaussian_kl(mu, logvar)
-
-    def energy(self, x):
-        if self.score_type == "latent":
-            return self.latent_energy(x)
-        return self.reconstruction_error(x)
 
     def forward(self, x):
         mu, logvar = self.posterior(x)
         z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
         sse = ((x - self.decoder(z)) ** 2).flatten(1).sum(dim=1)
-        return sse + self.beta_kl * gaussian_kl(mu, logvar)
+        return sse + self.beta_kl * self.kl_divergence(mu, logvar, z)
+
+
+class VAEModule(GaussianVAEModule):
+    """Convolutional VAE with a diagonal Gaussian posterior and a standard-normal prior.
+
+    The training loss per jet is the summed squared error over pixels plus
+    ``beta_kl`` times the analytic KL divergence. Energies:
+    :meth:`reconstruction_error` and :meth:`latent_energy`.
+    """
+
+    def __init__(self, image_shape, latent_dim=3, beta_kl=1e-4, n_filters=8, hidden_dim=100,
+                 output_activation="linear"):
+        super().__init__(image_shape, latent_dim, beta_kl, n_filters, hidden_dim,
+                         output_activation)
+
+    def kl_divergence(self, mu, logvar, z):
+        return gaussian_kl(mu, logvar)
+
+    def latent_energy(self, x):
+        """KL divergence of the jet's posterior from the prior."""
+        mu, logvar = self.posterior(x)
+        return gaussian_kl(mu, logvar)
 
 
 class VAEDetector(BaseNeuralDetector):
@@ -98,6 +125,15 @@ early_stopping, callbacks, contamination, device, random_state, warm_start, verb
         As in :class:`AEDetector`.
     """
 
+    # score_type -> VAEModule method giving the energy; score_type may change after fit
+    _score_methods = {"reconstruction": "reconstruction_error", "latent": "latent_energy"}
+    _score_parameters = ("score_type",)
+    _parameter_constraints = {
+        **_CONV_CONSTRAINTS,
+        "beta_kl": [non_negative_float],
+        "score_type": [StrOptions(_score_methods)],
+    }
+
     def __init__(self, latent_dim=3, *, beta_kl=1e-4, score_type="reconstruction", n_filters=8,
                  hidden_dim=100, output_activation="linear", image_shape=None, max_epochs=20,
                  batch_size=256, lr=1e-3, weight_decay=0.0, validation_fraction=None,
@@ -109,30 +145,14 @@ early_stopping, callbacks, contamination, device, random_state, warm_start, verb
         self.n_filters = n_filters
         self.hidden_dim = hidden_dim
         self.output_activation = output_activation
-        self.image_shape = image_shape
-        self.max_epochs = max_epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.weight_decay = weight_decay
-        self.validation_fraction = validation_fraction
-        self.early_stopping = early_stopping
-        self.callbacks = callbacks
-        self.contamination = contamination
-        self.device = device
-        self.random_state = random_state
-        self.warm_start = warm_start
-        self.verbose = verbose
-
-    def _check_params(self):
-        super()._check_params()
-        if self.score_type not in _SCORES:
-            raise ValueError(f"score_type must be one of {_SCORES}, got {self.score_type!r}")
+        super().__init__(
+            image_shape=image_shape, max_epochs=max_epochs, batch_size=batch_size, lr=lr,
+            weight_decay=weight_decay, validation_fraction=validation_fraction,
+            early_stopping=early_stopping, callbacks=callbacks, contamination=contamination,
+            device=device, random_state=random_state, warm_start=warm_start, verbose=verbose,
+        )
 
     def _build_module(self):
-        return VAEModule(self.image_shape_, self.latent_dim, self.beta_kl, self.score_type,
-                         self.n_filters, self.hidden_dim, self.output_activation)
-
-    def _batch_energy(self, module, x):
-        # ``score_type`` may be changed after fit (set_params) without retraining.
-        module.score_type = self.score_type
-        return module.energy(x)
+        return VAEModule(self.image_shape_, latent_dim=self.latent_dim, beta_kl=self.beta_kl,
+                         n_filters=self.n_filters, hidden_dim=self.hidden_dim,
+                         output_activation=self.output_activation)
