@@ -117,7 +117,7 @@ class AEDetector(BaseNeuralDetector):
     (64,)
     """
 
-    _parameter_constraints = {
+    _param_constraints = {
         **_CONV_CONSTRAINTS,
         "latent_sphere": ["boolean"],
         "spectral_norm": ["boolean"],

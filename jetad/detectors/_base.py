@@ -11,7 +11,7 @@ subclass builds must implement
 * ``encode(x) -> (n, latent_dim)`` and ``reconstruct(x) -> (n, 1, H, W)``.
 
 Parameters are validated once, at the start of :meth:`fit`, against the
-``_parameter_constraints`` dicts of the class and its bases (merged over the
+``_param_constraints`` dicts of the class and its bases (merged over the
 MRO, see :mod:`jetad.detectors._validation`).
 
 sklearn's outlier-detector signs are kept exactly: ``score_samples`` is the
@@ -41,7 +41,7 @@ from ._validation import (
     non_negative_float,
     positive_float,
     positive_int,
-    validate_parameter_constraints,
+    validate_param_constraints,
 )
 
 __all__ = ["BaseNeuralDetector"]
@@ -98,7 +98,7 @@ class BaseNeuralDetector(OutlierMixin, BaseEstimator):
     Subclasses define ``__init__`` listing every parameter (sklearn style),
     storing their own and passing the shared ones below to ``super().__init__``,
     declare the allowed values of their own parameters in a
-    ``_parameter_constraints`` dict (merged with the base's), and define
+    ``_param_constraints`` dict (merged with the base's), and define
     :meth:`_build_module`. Everything else -- input validation, seeding, the
     skorch training loop with its callbacks, sklearn's signs and thresholds --
     lives here.
@@ -134,8 +134,8 @@ class BaseNeuralDetector(OutlierMixin, BaseEstimator):
     _score_batch_size = 4096
 
     #: Allowed values of each parameter, merged over the MRO by
-    #: :meth:`_get_parameter_constraints` (a subclass adds or overrides entries).
-    _parameter_constraints = {
+    #: :meth:`_get_param_constraints` (a subclass adds or overrides entries).
+    _param_constraints = {
         "image_shape": [None, tuple, list, np.ndarray],
         "max_epochs": [positive_int],
         "batch_size": [positive_int],
@@ -207,11 +207,11 @@ class BaseNeuralDetector(OutlierMixin, BaseEstimator):
 
     # ------------------------------------------------------------ validation
     @classmethod
-    def _get_parameter_constraints(cls):
-        """``_parameter_constraints`` of the class and its bases, subclasses winning."""
+    def _get_param_constraints(cls):
+        """``_param_constraints`` of the class and its bases, subclasses winning."""
         merged = {}
         for klass in reversed(cls.__mro__):
-            merged.update(vars(klass).get("_parameter_constraints", {}))
+            merged.update(vars(klass).get("_param_constraints", {}))
         return merged
 
     def _check_params(self):
@@ -220,12 +220,12 @@ class BaseNeuralDetector(OutlierMixin, BaseEstimator):
         Subclasses extend it (calling ``super()``) for checks that involve
         several parameters.
         """
-        validate_parameter_constraints(self._get_parameter_constraints(),
+        validate_param_constraints(self._get_param_constraints(),
                                        self.get_params(deep=False))
 
     def _check_score_params(self):
         """Validate the parameters scoring reads (they may change after fit)."""
-        validate_parameter_constraints(self._get_parameter_constraints(),
+        validate_param_constraints(self._get_param_constraints(),
                                        self.get_params(deep=False),
                                        names=self._score_parameters)
 

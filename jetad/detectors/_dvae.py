@@ -288,7 +288,7 @@ contamination, device, random_state, warm_start, verbose
     _score_methods = {"latent": "component_weight", "reconstruction": "reconstruction_error",
                       "topic_ratio": "topic_ratio"}
     _score_parameters = ("score_type", "score_component")
-    _parameter_constraints = {
+    _param_constraints = {
         "alpha": [Predicate(_is_valid_alpha, "a 1-D sequence of at least 2 finite positive "
                                              "floats")],
         "beta_kl": [non_negative_float],

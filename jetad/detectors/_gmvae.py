@@ -211,7 +211,7 @@ early_stopping, callbacks, contamination, device, random_state, warm_start, verb
     _score_methods = {"latent": "latent_energy", "responsibility": "responsibility_energy",
                       "reconstruction": "reconstruction_error"}
     _score_parameters = ("score_type", "score_component")
-    _parameter_constraints = {
+    _param_constraints = {
         **_CONV_CONSTRAINTS,
         "n_components": [positive_int],
         "beta_kl": [non_negative_float],

@@ -128,7 +128,7 @@ early_stopping, callbacks, contamination, device, random_state, warm_start, verb
     # score_type -> VAEModule method giving the energy; score_type may change after fit
     _score_methods = {"reconstruction": "reconstruction_error", "latent": "latent_energy"}
     _score_parameters = ("score_type",)
-    _parameter_constraints = {
+    _param_constraints = {
         **_CONV_CONSTRAINTS,
         "beta_kl": [non_negative_float],
         "score_type": [StrOptions(_score_methods)],

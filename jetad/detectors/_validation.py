@@ -2,15 +2,20 @@
 
 scikit-learn validates estimator parameters against a ``_parameter_constraints``
 dict, but its ``sklearn.utils._param_validation`` is private API. This module
-keeps the same idea in a few readable pieces. A constraint list allows a value
-when *any* of its constraints is satisfied; a constraint is
+keeps the same idea in a few readable pieces. The detectors declare theirs as
+``_param_constraints``: sklearn's estimator checks read an attribute named
+``_parameter_constraints`` and expect sklearn's own constraint classes in it
+(``check_outlier_contamination`` asserts an sklearn ``Interval``).
+
+A constraint list allows a value when *any* of its constraints is satisfied;
+a constraint is
 
 * ``None``: the value ``None``;
 * a type (``list``, ``numbers.Integral``, ``np.random.RandomState``): ``isinstance``;
 * ``"boolean"``: ``bool`` or ``numpy.bool_``;
 * :class:`Interval`, :class:`StrOptions` or :class:`Predicate` instances.
 
-:func:`validate_parameter_constraints` raises :class:`InvalidParameterError`
+:func:`validate_param_constraints` raises :class:`InvalidParameterError`
 naming the parameter, the allowed values and the value got.
 """
 
@@ -21,7 +26,7 @@ import numpy as np
 
 __all__ = ["InvalidParameterError", "Interval", "Predicate", "StrOptions", "check_index",
            "non_negative_float", "positive_float", "positive_int",
-           "validate_parameter_constraints"]
+           "validate_param_constraints"]
 
 
 class InvalidParameterError(ValueError, TypeError):
@@ -138,7 +143,7 @@ def _describe(constraint):
     return str(constraint)
 
 
-def validate_parameter_constraints(constraints, params, *, names=None):
+def validate_param_constraints(constraints, params, *, names=None):
     """Check each parameter against its list of constraints.
 
     Parameters
