@@ -112,7 +112,8 @@ class DVAEModule(nn.Module):
     The per-jet training loss is ``KL(x || x_hat) + beta_kl * KL(q || prior)``
     where ``x`` is the unit-sum image: the cross-entropy ``-sum x ln x_hat``
     minus the image's own entropy (same gradients, zero for a perfect
-    reconstruction).
+    reconstruction). Energies: :meth:`component_weight`,
+    :meth:`reconstruction_error` and :meth:`topic_ratio`.
     """
 
     def __init__(self, image_shape, alpha=(1.0, 1.0), beta_kl=0.1, hidden_dim=100,

@@ -26,6 +26,7 @@ from ._vae import GaussianVAEModule
 from ._validation import Interval, StrOptions, check_index, non_negative_float, positive_int
 
 __all__ = ["GMVAEDetector", "GMVAEModule", "gaussian_entropy", "mixture_log_prob"]
+
 _LOG_2PI = math.log(2.0 * math.pi)
 
 
