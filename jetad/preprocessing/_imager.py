@@ -4,6 +4,7 @@ import numbers
 
 import numpy as np
 
+from ..jets import wrap_phi
 from ._base import (
     _check_shape_param,
     _ConstituentTransformer,
@@ -18,11 +19,6 @@ __all__ = ["JetImager"]
 # that constituents lying exactly on a symmetry line (e.g. on the jet axis after
 # the rotation) are treated deterministically instead of by round-off noise.
 _COORD_DECIMALS = 9
-
-
-def _wrap(phi):
-    """Wrap angles into [-pi, pi)."""
-    return (phi + np.pi) % (2.0 * np.pi) - np.pi
 
 
 class JetImager(_ConstituentTransformer):
@@ -207,7 +203,7 @@ class JetImager(_ConstituentTransformer):
 
         wgt = pt
         x = eta
-        y = _wrap(phi - phi_lead[jet])  # azimuth relative to the leading constituent
+        y = wrap_phi(phi - phi_lead[jet])  # azimuth relative to the leading constituent
         sumw = np.bincount(jet, weights=wgt, minlength=n)
         inv = 1.0 / np.where(sumw > 0, sumw, 1.0)
 
@@ -218,7 +214,7 @@ class JetImager(_ConstituentTransformer):
         elif center == "leading":
             x = x - eta_lead[jet]
         else:  # no translation: absolute coordinates
-            y = _wrap(y + phi_lead[jet])
+            y = wrap_phi(y + phi_lead[jet])
 
         if self.rotate:
             if center is True or center == "centroid":
