@@ -227,9 +227,9 @@ class JetImager(_ConstituentTransformer):
             cyy = np.bincount(jet, weights=wgt * dy * dy, minlength=n)
             cxy = np.bincount(jet, weights=wdx * dy, minlength=n)
             theta = 0.5 * np.arctan2(2.0 * cxy, cxx - cyy)  # major-axis angle
-            s, c = np.sin(theta)[jet], np.cos(theta)[jet]
+            sin_t, cos_t = np.sin(theta)[jet], np.cos(theta)[jet]
             # rotate by pi/2 - theta: the major axis goes to +phi
-            x, y = x * s - y * c, x * c + y * s
+            x, y = x * sin_t - y * cos_t, x * cos_t + y * sin_t
 
         x = np.round(x, _COORD_DECIMALS)
         y = np.round(y, _COORD_DECIMALS)
