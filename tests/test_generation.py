@@ -163,6 +163,23 @@ def test_files_with_the_old_detector_setting_still_load(tmp_path, monkeypatch):
         generate_jets("qcd", 20, **kw)
 
 
+def test_cli_level_and_deprecated_no_detector(tmp_path, capsys):
+    from jetad.cli import main
+
+    new, old = str(tmp_path / "new.h5"), str(tmp_path / "old.h5")
+    base = ["generate", "--kind", "qcd", "-n", "5", "--seed", "7", "--quiet"]
+    assert main(base + ["-o", new, "--level", "particle"]) == 0
+    with pytest.warns(FutureWarning, match="--level particle"):
+        assert main(base + ["-o", old, "--no-detector"]) == 0
+    (X_new, info_new), (X_old, info_old) = load_jets(new), load_jets(old)
+    assert np.array_equal(X_new, X_old) and info_new["level"] == info_old["level"] == "particle"
+    with pytest.raises(SystemExit):
+        main(base + ["-o", old, "--no-detector", "--level", "detector"])
+    with pytest.raises(SystemExit):
+        main(base + ["-o", old, "--level", "parton"])
+    capsys.readouterr()
+
+
 # --------------------------------------------------------------------------- files
 
 
