@@ -28,13 +28,13 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 from jetad.datasets import generate_jets  # noqa: E402
 from jetad.datasets._cards import resolve_card  # noqa: E402
-from jetad.datasets._detector import detector_response  # noqa: E402
 from jetad.datasets._generate import (  # noqa: E402
     _flat_event_record,
     _make_pythia,
     _ParticleTable,
     _versions,
 )
+from jetad.datasets._response import apply_detector_response as detector_response  # noqa: E402
 from jetad.jets import jet_mass  # noqa: E402
 
 
@@ -61,7 +61,7 @@ def bench_end_to_end(kind, n_jets, repeats):
     rates, cpu_rates, effs, nconst, masses = [], [], [], [], []
     for r in range(repeats):
         t0, c0 = time.perf_counter(), time.process_time()
-        X, info = generate_jets(kind, n_jets, random_state=1000 + r, n_jobs=1, detector=True,
+        X, info = generate_jets(kind, n_jets, random_state=1000 + r, n_jobs=1, level="detector",
                                 progress=False, return_info=True, chunk_size=n_jets)
         dt, dc = time.perf_counter() - t0, time.process_time() - c0
         rates.append(n_jets / dt)

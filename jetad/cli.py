@@ -2,6 +2,7 @@
 
 import argparse
 import sys
+import warnings
 
 
 def _build_parser():
@@ -26,8 +27,11 @@ def _build_parser():
     gen.add_argument("-o", "--output", required=True, help="HDF5 file to write (resumable)")
     gen.add_argument("--n-jobs", type=int, default=1)
     gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument("--level", choices=["detector", "particle"], default=None,
+                     help="cluster the simulated detector's objects (default) or the "
+                          "visible final-state particles")
     gen.add_argument("--no-detector", action="store_true",
-                     help="particle level: switch the detector response off")
+                     help="deprecated alias of --level particle")
     gen.add_argument("--quiet", action="store_true", help="no progress bar")
 
     bench = sub.add_parser("benchmark", help="run the paper-reproduction benchmark suite")
@@ -40,6 +44,17 @@ def _build_parser():
     bench.add_argument("--tasks", default=None,
                        help="comma-separated subset of top_qcd,dark,mmd (default: config)")
     return parser
+
+
+def _generation_level(parser, args):
+    """``--level``, or ``particle`` for the deprecated ``--no-detector``."""
+    if not args.no_detector:
+        return args.level or "detector"
+    if args.level == "detector":
+        parser.error("--no-detector contradicts --level detector")
+    warnings.warn("--no-detector is deprecated and will be removed in jetad 0.2; use "
+                  "--level particle", FutureWarning, stacklevel=2)
+    return "particle"
 
 
 def main(argv=None):
@@ -62,7 +77,7 @@ def main(argv=None):
             args.n_jets,
             random_state=args.seed,
             n_jobs=args.n_jobs,
-            detector=not args.no_detector,
+            level=_generation_level(parser, args),
             output=args.output,
             progress=not args.quiet,
         )

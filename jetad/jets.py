@@ -17,6 +17,7 @@ A padded entry is one whose energy (``E`` layouts) or transverse momentum
 """
 
 import numbers
+from typing import NamedTuple
 
 import numpy as np
 
@@ -25,15 +26,42 @@ __all__ = [
     "PTETAPHI_COLUMNS",
     "as_padded",
     "as_ptetaphi",
+    "flat_ptetaphi",
     "jet_four_momenta",
     "jet_mass",
     "p4s_from_ptetaphi",
     "ptetaphi_from_p4s",
+    "wrap_phi",
 ]
 
 P4_COLUMNS = ("E", "px", "py", "pz")
 PTETAPHI_COLUMNS = ("pt", "eta", "phi")
 _KNOWN_COLUMNS = {"E", "px", "py", "pz", "pt", "eta", "y", "phi", "m", "mass", "pid"}
+
+
+def wrap_phi(phi):
+    """Wrap azimuthal angles into ``[-pi, pi)``.
+
+    Parameters
+    ----------
+    phi : float or array-like
+        Angles in radians, any range.
+
+    Returns
+    -------
+    wrapped : float or ndarray of float64
+        ``phi`` shifted by a multiple of ``2 pi`` into ``[-pi, pi)``; a
+        scalar for a scalar input.
+
+    Examples
+    --------
+    >>> from jetad.jets import wrap_phi
+    >>> float(wrap_phi(3.5)), float(wrap_phi(-3.5)), float(wrap_phi(3.141592653589793))
+    (-2.7831853071795862, 2.7831853071795862, -3.141592653589793)
+    """
+    wrapped = (np.asarray(phi, dtype=np.float64) + np.pi) % (2.0 * np.pi) - np.pi
+    # round-off can give exactly pi for inputs just below -pi (mod returns the divisor)
+    return np.where(wrapped >= np.pi, -np.pi, wrapped)[()]
 
 
 def ptetaphi_from_p4s(p4s):
@@ -99,6 +127,27 @@ def _check_columns(columns):
             f"columns {columns!r} must contain either {P4_COLUMNS} or ('pt', 'eta', 'phi')"
         )
     return columns
+
+
+class _Layout(NamedTuple):
+    """Where a column layout keeps the coordinates (column indices, None if absent)."""
+
+    p4: list | None  # indices of E, px, py, pz
+    pt: int | None
+    eta: int | None  # "eta", or "y" for massless constituents
+    phi: int | None
+    mass: int | None  # "m" or "mass"
+
+
+def _layout(columns):
+    """Validate ``columns`` and locate the coordinates; four-momenta take precedence."""
+    columns = _check_columns(columns)
+    if set(P4_COLUMNS) <= set(columns):
+        return _Layout([columns.index(c) for c in P4_COLUMNS], None, None, None, None)
+    eta = "eta" if "eta" in columns else "y"
+    mass = next((c for c in ("m", "mass") if c in columns), None)
+    return _Layout(None, columns.index("pt"), columns.index(eta), columns.index("phi"),
+                   None if mass is None else columns.index(mass))
 
 
 def _is_awkward(X):
@@ -228,6 +277,73 @@ def as_padded(X, columns=P4_COLUMNS):
     return out
 
 
+def flat_ptetaphi(X, columns=P4_COLUMNS, *, return_mass=False, return_p4=False):
+    """Validate jets and return their real constituents as flat coordinate arrays.
+
+    The one place where a column layout is turned into coordinates: every
+    transformer of :mod:`jetad.preprocessing` goes through it.
+
+    Parameters
+    ----------
+    X : constituents
+        Any format of :func:`as_padded`.
+    columns : sequence of str, default=("E", "px", "py", "pz")
+        Column names of ``X``. If both four-momentum and ``(pt, eta, phi)``
+        columns are present, the four-momenta are used.
+    return_mass : bool, default=False
+        Also return the constituent masses.
+    return_p4 : bool, default=False
+        Also return the constituent four-momenta.
+
+    Returns
+    -------
+    mask : ndarray of bool, shape (n_jets, n_constituents)
+        True for real constituents: ``E > 0`` and ``pt > 0`` for four-momentum
+        layouts, ``pt > 0`` otherwise.
+    pt, eta, phi : ndarray of shape (n,)
+        Coordinates of the ``n = mask.sum()`` real constituents, jet after
+        jet (row-major order of ``mask``); ``phi`` in ``(-pi, pi]`` when
+        computed from four-momenta, as given otherwise.
+    mass : ndarray of shape (n,)
+        Only with ``return_mass=True``: from the ``m``/``mass`` column, from
+        the four-momenta (``sqrt(max(E^2 - p^2, 0))``), or zero.
+    p4 : ndarray of shape (n, 4)
+        Only with ``return_p4=True``: ``(E, px, py, pz)``, the given columns or
+        :func:`p4s_from_ptetaphi` of ``(pt, eta, phi)`` and ``mass``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from jetad.jets import flat_ptetaphi
+    >>> jets = np.array([[[100.0, 0.5, 0.1], [0.0, 0.0, 0.0]], [[50.0, -1.0, 3.0], [5.0, 0.0, 0.0]]])
+    >>> mask, pt, eta, phi = flat_ptetaphi(jets, columns=("pt", "eta", "phi"))
+    >>> mask.sum(axis=1), pt
+    (array([1, 2]), array([100.,  50.,   5.]))
+    """
+    layout = _layout(columns)
+    Xp = as_padded(X, columns)
+    if layout.p4 is not None:
+        idx = layout.p4
+        p4_all = Xp if idx == list(range(Xp.shape[-1])) else Xp[..., idx]
+        mask = (p4_all[..., 0] > 0) & (p4_all[..., 1] ** 2 + p4_all[..., 2] ** 2 > 0)
+        p4 = p4_all[mask]
+        pt, eta, phi = np.moveaxis(ptetaphi_from_p4s(p4), -1, 0)
+        if return_mass:
+            mass = np.sqrt(np.clip(p4[:, 0] ** 2 - np.sum(p4[:, 1:] ** 2, axis=1), 0.0, None))
+    else:
+        mask = Xp[..., layout.pt] > 0
+        pt, eta, phi = (Xp[..., i][mask] for i in (layout.pt, layout.eta, layout.phi))
+        mass = Xp[..., layout.mass][mask] if layout.mass is not None else np.zeros(len(pt))
+        if return_p4:
+            p4 = p4s_from_ptetaphi(np.stack([pt, eta, phi], axis=-1), mass)
+    out = (mask, pt, eta, phi)
+    if return_mass:
+        out += (mass,)
+    if return_p4:
+        out += (p4,)
+    return out
+
+
 def as_ptetaphi(X, columns=P4_COLUMNS):
     """Constituent ``(pt, eta, phi)`` and padding mask from any supported format.
 
@@ -242,23 +358,13 @@ def as_ptetaphi(X, columns=P4_COLUMNS):
     pt, eta, phi : ndarray of shape (n_jets, n_constituents)
         Padded entries have ``pt = eta = phi = 0``.
     mask : ndarray of bool, shape (n_jets, n_constituents)
-        True for real constituents.
+        True for real constituents (see :func:`flat_ptetaphi`).
     """
-    columns = _check_columns(columns)
-    X = as_padded(X, columns)
-    if "pt" in columns:
-        pt = X[..., columns.index("pt")]
-        eta = X[..., columns.index("eta" if "eta" in columns else "y")]
-        phi = X[..., columns.index("phi")]
-        mask = pt > 0
-    else:
-        p4 = X[..., [columns.index(c) for c in P4_COLUMNS]]
-        pt, eta, phi = np.moveaxis(ptetaphi_from_p4s(p4), -1, 0)
-        mask = (p4[..., 0] > 0) & (pt > 0)
-    pt = np.where(mask, pt, 0.0)
-    eta = np.where(mask, eta, 0.0)
-    phi = np.where(mask, phi, 0.0)
-    return pt, eta, phi, mask
+    mask, *flat = flat_ptetaphi(X, columns)
+    padded = np.zeros((3,) + mask.shape)
+    for out, values in zip(padded, flat, strict=True):
+        out[mask] = values
+    return padded[0], padded[1], padded[2], mask
 
 
 def jet_four_momenta(X, columns=P4_COLUMNS):
@@ -270,16 +376,13 @@ def jet_four_momenta(X, columns=P4_COLUMNS):
         ``(E, px, py, pz)`` of each jet. Constituents given as ``(pt, eta, phi)``
         are taken massless unless a ``m``/``mass`` column is present.
     """
-    columns = _check_columns(columns)
-    X = as_padded(X, columns)
-    if set(P4_COLUMNS) <= set(columns):
-        p4 = X[..., [columns.index(c) for c in P4_COLUMNS]]
+    layout = _layout(columns)
+    if layout.p4 is not None:
+        p4 = as_padded(X, columns)[..., layout.p4]
     else:
-        pt, eta, phi, _ = as_ptetaphi(X, columns)
-        mcol = next((c for c in ("m", "mass") if c in columns), None)
-        mass = X[..., columns.index(mcol)] if mcol else 0.0
-        p4 = p4s_from_ptetaphi(np.stack([pt, eta, phi], axis=-1), mass)
-        p4[pt == 0] = 0.0
+        mask, *_, flat_p4 = flat_ptetaphi(X, columns, return_p4=True)
+        p4 = np.zeros(mask.shape + (4,))
+        p4[mask] = flat_p4
     return p4.sum(axis=1)
 
 

@@ -11,6 +11,7 @@ import pytest
 from jetad.datasets import (
     KINDS,
     _io,
+    apply_detector_response,
     default_card,
     detector_response,
     generate_jets,
@@ -288,7 +289,7 @@ def test_generate_jets_argument_errors():
         generate_jets("qcd", 10, pt_mni=3.0)
 
 
-# --------------------------------------------------------------------------- detector
+# ------------------------------------------------------------------ detector response
 
 
 def _particles(pid, pt, eta, phi, mass=0.0, charge=None, event=None):
@@ -303,9 +304,9 @@ def _particles(pid, pt, eta, phi, mass=0.0, charge=None, event=None):
     return px, py, pz, e, pid, charge, event
 
 
-def test_detector_photon_tower_and_neutrinos():
+def test_response_photon_tower_and_neutrinos():
     args = _particles([22, 12, 22], [100.0, 50.0, 40.0], [0.3, 0.3, 0.30001], [1.0, 1.0, 1.0])
-    p4, ev, kind = detector_response(*args, np.random.default_rng(0), return_kind=True)
+    p4, ev, kind = apply_detector_response(*args, np.random.default_rng(0), return_kind=True)
     # both photons land in one ECAL cell, the neutrino is invisible
     assert p4.shape == (1, 4) and kind.tolist() == [1] and ev.tolist() == [0]
     e_in = args[3][0] + args[3][2]
@@ -315,11 +316,11 @@ def test_detector_photon_tower_and_neutrinos():
     assert abs(eta - 0.3) < 0.0174 and abs(np.arctan2(p4[0, 2], p4[0, 1]) - 1.0) < np.deg2rad(1)
 
 
-def test_detector_tracks_efficiency_and_resolution():
+def test_response_tracks_efficiency_and_resolution():
     n = 4000
     args = _particles(np.full(n, 211), 10.0, 0.1, np.linspace(-3, 3, n), mass=0.1396,
                       event=np.arange(n))
-    p4, ev, kind = detector_response(*args, np.random.default_rng(1), return_kind=True)
+    p4, ev, kind = apply_detector_response(*args, np.random.default_rng(1), return_kind=True)
     tracks = kind == 0
     assert 0.93 < tracks.sum() / n < 0.97  # 95 % efficiency at |eta| < 1.5, pT > 1
     pt = np.hypot(p4[tracks, 1], p4[tracks, 2])
@@ -330,15 +331,15 @@ def test_detector_tracks_efficiency_and_resolution():
     assert np.all(np.diff(ev) >= 0)
 
 
-def test_detector_reproducible_and_event_structure():
+def test_response_reproducible_and_event_structure():
     rng = np.random.default_rng(3)
     n = 600
     pid = rng.choice([22, 211, -211, 130, 2112, 11, 13, 14], size=n)
     args = _particles(pid, rng.exponential(5.0, n) + 0.2, rng.uniform(-2.5, 2.5, n),
                       rng.uniform(-np.pi, np.pi, n), event=np.sort(rng.integers(0, 5, n)))
-    a = detector_response(*args, np.random.default_rng(7))
-    b = detector_response(*args, np.random.default_rng(7))
-    c = detector_response(*args, np.random.default_rng(8))
+    a = apply_detector_response(*args, np.random.default_rng(7))
+    b = apply_detector_response(*args, np.random.default_rng(7))
+    c = apply_detector_response(*args, np.random.default_rng(8))
     assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
     assert not np.array_equal(a[0], c[0])
     p4, ev = a
@@ -352,9 +353,9 @@ def test_detector_reproducible_and_event_structure():
     assert np.all(p4[:, 0] ** 2 >= (p4[:, 1:] ** 2).sum(1) * (1 - 1e-9))
 
 
-def test_detector_empty_input():
+def test_response_empty_input():
     empty = [np.zeros(0)] * 4 + [np.zeros(0, int), np.zeros(0), np.zeros(0, int)]
-    p4, ev = detector_response(*empty, np.random.default_rng(0))
+    p4, ev = apply_detector_response(*empty, np.random.default_rng(0))
     assert p4.shape == (0, 4) and ev.shape == (0,)
 
 
@@ -362,3 +363,12 @@ def test_info_json_helper_rejects_non_string_keys():
     with pytest.raises(TypeError, match="keys"):
         _io._dumps({1: 2})
     assert json.loads(_io._dumps({"a": np.float64(1.5)})) == {"a": 1.5}
+
+
+def test_detector_response_is_a_deprecated_alias():
+    args = _particles([22, 211, 130], [100.0, 20.0, 30.0], [0.3, -0.5, 1.0], [1.0, 2.0, -2.0])
+    with pytest.warns(FutureWarning, match="apply_detector_response"):
+        old = detector_response(*args, np.random.default_rng(5), return_kind=True)
+    new = apply_detector_response(*args, np.random.default_rng(5), return_kind=True)
+    for a, b in zip(old, new, strict=True):
+        np.testing.assert_array_equal(a, b)

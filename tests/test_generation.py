@@ -55,7 +55,7 @@ def test_top_and_qcd_samples(qcd_jets, top_jets):
 
 def test_particle_level_has_more_constituents():
     det = generate_jets("qcd", 100, random_state=11, progress=False)
-    part = generate_jets("qcd", 100, random_state=11, detector=False, progress=False)
+    part = generate_jets("qcd", 100, random_state=11, level="particle", progress=False)
     _check_layout(part, 100, (550.0, 650.0))
     assert _n_const(part).mean() > _n_const(det).mean() + 5
 
@@ -126,6 +126,60 @@ def test_dask_backend():
     assert np.array_equal(X, ref)
 
 
+def test_deprecated_detector_keyword_maps_onto_level():
+    kw = dict(random_state=3, progress=False)
+    with pytest.warns(FutureWarning, match="level='particle'"):
+        old = generate_jets("qcd", 20, detector=False, **kw)
+    assert np.array_equal(old, generate_jets("qcd", 20, level="particle", **kw))
+    for detector, level in ((True, "detector"), (False, "particle")):
+        with pytest.warns(FutureWarning, match="'detector' parameter"):
+            assert _generate._check_level("detector", detector) == level
+    with pytest.warns(FutureWarning), pytest.raises(ValueError, match="contradicts"):
+        generate_jets("qcd", 2, detector=True, level="particle", **kw)
+    with pytest.warns(FutureWarning), pytest.raises(TypeError, match="bool"):
+        generate_jets("qcd", 2, detector="yes", **kw)
+    with pytest.raises(ValueError, match="level must be one of"):
+        generate_jets("qcd", 2, level="parton", **kw)
+
+
+def test_files_with_the_old_detector_setting_still_load(tmp_path, monkeypatch):
+    import json
+
+    import h5py
+
+    path = str(tmp_path / "old.h5")
+    kw = dict(random_state=2, chunk_size=10, progress=False, output=path)
+    X, info = generate_jets("qcd", 20, level="particle", return_info=True, **kw)
+    assert info["level"] == "particle" and "detector" not in info
+    with h5py.File(path, "r+") as f:  # what files written before the rename hold
+        for attr in ("settings", "info"):
+            old = json.loads(f.attrs[attr])
+            old["detector"] = old.pop("level") == "detector"
+            f.attrs[attr] = json.dumps(old)
+    monkeypatch.setattr(_generate, "_generate_chunk", None)  # must load, not regenerate
+    X2, info2 = generate_jets("qcd", 20, level="particle", return_info=True, **kw)
+    assert np.array_equal(X2, X) and info2["level"] == "particle" and "detector" not in info2
+    with pytest.raises(ValueError, match="level: stored 'particle', requested 'detector'"):
+        generate_jets("qcd", 20, **kw)
+
+
+def test_cli_level_and_deprecated_no_detector(tmp_path, capsys):
+    from jetad.cli import main
+
+    new, old = str(tmp_path / "new.h5"), str(tmp_path / "old.h5")
+    base = ["generate", "--kind", "qcd", "-n", "5", "--seed", "7", "--quiet"]
+    assert main(base + ["-o", new, "--level", "particle"]) == 0
+    with pytest.warns(FutureWarning, match="--level particle"):
+        assert main(base + ["-o", old, "--no-detector"]) == 0
+    (X_new, info_new), (X_old, info_old) = load_jets(new), load_jets(old)
+    assert np.array_equal(X_new, X_old) and info_new["level"] == info_old["level"] == "particle"
+    with pytest.raises(SystemExit):
+        main(base + ["-o", old, "--no-detector", "--level", "detector"])
+    with pytest.raises(SystemExit):
+        main(base + ["-o", old, "--level", "parton"])
+    capsys.readouterr()
+
+
 # --------------------------------------------------------------------------- files
 
 
@@ -179,7 +233,7 @@ def test_output_resume_after_interruption(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="different settings.*pt_min"):
         generate_jets("qcd", 30, pt_min=560.0, **kw)
     with pytest.raises(ValueError, match="different settings"):
-        generate_jets("qcd", 30, **{**kw, "detector": False})
+        generate_jets("qcd", 30, **{**kw, "level": "particle"})
 
 
 def test_output_refuses_foreign_file(tmp_path, rng):

@@ -8,10 +8,12 @@ from hypothesis import strategies as st
 from jetad.jets import (
     as_padded,
     as_ptetaphi,
+    flat_ptetaphi,
     jet_four_momenta,
     jet_mass,
     p4s_from_ptetaphi,
     ptetaphi_from_p4s,
+    wrap_phi,
 )
 
 
@@ -119,3 +121,93 @@ def test_awkward_bad_inputs():
         as_padded(ak.Array(np.zeros((0, 2, 4))))
     with pytest.raises(ValueError, match="NaN"):
         as_padded(ak.Array([[[np.nan, 0.0, 0.0, 0.0]]]))
+
+
+# -- wrap_phi and the flat conversion ---------------------------------------------------------
+
+
+@settings(max_examples=200, deadline=None)
+@given(phi=st.one_of(
+    st.floats(-1e4, 1e4),
+    st.sampled_from([-np.pi, np.pi, np.nextafter(-np.pi, -4.0), np.nextafter(np.pi, 4.0),
+                     3 * np.pi, -3 * np.pi, 0.0, -0.0]),
+))
+def test_wrap_phi_range_and_congruence(phi):
+    wrapped = wrap_phi(phi)
+    assert isinstance(wrapped, np.floating)
+    assert -np.pi <= wrapped < np.pi
+    turns = (phi - wrapped) / (2 * np.pi)
+    assert turns == pytest.approx(round(turns), abs=1e-9 * max(1.0, abs(phi)))
+
+
+def test_wrap_phi_arrays():
+    phi = np.array([[0.5, 4.0], [-4.0, np.pi]])
+    out = wrap_phi(phi)
+    assert out.shape == phi.shape and out.dtype == np.float64
+    np.testing.assert_allclose(out, [[0.5, 4.0 - 2 * np.pi], [2 * np.pi - 4.0, -np.pi]])
+    np.testing.assert_array_equal(wrap_phi(np.float32(1.0)), 1.0)
+
+
+def _layouts(rng, n_jets=6, width=9):
+    """The same jets in the three column layouts (with padding holes and an empty jet)."""
+    ptetaphi = np.stack([rng.exponential(20, (n_jets, width)) + 0.1,
+                         rng.normal(0, 1.5, (n_jets, width)),
+                         rng.uniform(-np.pi, np.pi, (n_jets, width))], axis=-1)
+    mass = rng.uniform(0, 2, (n_jets, width))
+    real = rng.random((n_jets, width)) < 0.7
+    real[0] = False  # an empty jet
+    ptetaphi[~real] = 0.0
+    mass[~real] = 0.0
+    p4 = p4s_from_ptetaphi(ptetaphi, mass)
+    p4[~real] = 0.0
+    return real, mass, {
+        ("E", "px", "py", "pz"): p4,
+        ("pz", "E", "py", "px"): p4[..., [3, 0, 2, 1]],
+        ("pt", "eta", "phi"): ptetaphi,
+        ("pt", "eta", "phi", "m"): np.concatenate([ptetaphi, mass[..., None]], axis=-1),
+    }
+
+
+def test_flat_ptetaphi_layouts_agree(rng):
+    real, mass, layouts = _layouts(rng)
+    p4_ref = layouts[("E", "px", "py", "pz")][real]
+    for columns, X in layouts.items():
+        mask, pt, eta, phi, m, p4 = flat_ptetaphi(X, columns, return_mass=True,
+                                                  return_p4=True)
+        np.testing.assert_array_equal(mask, real)
+        assert pt.shape == eta.shape == phi.shape == m.shape == (real.sum(),)
+        ref = layouts[("pt", "eta", "phi")][real]
+        np.testing.assert_allclose(np.stack([pt, eta, phi], -1), ref, rtol=1e-9, atol=1e-9)
+        if columns[-1] == "phi":  # massless layout: m = 0 and massless four-momenta
+            np.testing.assert_array_equal(m, 0.0)
+            np.testing.assert_allclose(p4[:, 1:], p4_ref[:, 1:], rtol=1e-9, atol=1e-9)
+        else:
+            np.testing.assert_allclose(m, mass[real], rtol=1e-6, atol=1e-6)
+            np.testing.assert_allclose(p4, p4_ref, rtol=1e-9, atol=1e-9)
+        # the padded views are the flat arrays scattered back
+        padded = as_ptetaphi(X, columns)
+        for out, flat in zip(padded[:3], (pt, eta, phi), strict=True):
+            np.testing.assert_array_equal(out[real], flat)
+            np.testing.assert_array_equal(out[~real], 0.0)
+    assert len(flat_ptetaphi(layouts[("pt", "eta", "phi")], ("pt", "eta", "phi"))) == 4
+
+
+def test_flat_ptetaphi_prefers_four_momenta_and_validates(rng):
+    _, _, layouts = _layouts(rng)
+    p4 = layouts[("E", "px", "py", "pz")]
+    both = np.concatenate([p4, np.zeros(p4.shape[:2] + (3,))], axis=-1)  # pt, eta, phi = 0
+    mask, pt, *_ = flat_ptetaphi(both, ("E", "px", "py", "pz", "pt", "eta", "phi"))
+    np.testing.assert_allclose(pt, np.hypot(p4[..., 1], p4[..., 2])[mask])
+    with pytest.raises(ValueError, match="negative"):
+        flat_ptetaphi(-np.abs(layouts[("pt", "eta", "phi")]) - 1, ("pt", "eta", "phi"))
+    with pytest.raises(ValueError, match="must contain"):
+        flat_ptetaphi(p4, ("E", "px", "py", "m"))
+
+
+def test_jets_docstring_examples():
+    import doctest
+
+    import jetad.jets
+
+    result = doctest.testmod(jetad.jets, optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0 and result.attempted >= 4

@@ -95,9 +95,9 @@ def test_plane_assignment_of_hand_made_tree():
 
 
 def test_primary_plane_matches_fastjet_lund_generator(rng):
-    from jetad.preprocessing._lund import _fastjet
+    from jetad.utils._fastjet import import_fastjet
 
-    fastjet = _fastjet()
+    fastjet = import_fastjet()
     jets = random_jets(rng, 40)
     X = make_jets(jets.tolist())
     d = LundPlane().declusterings(X)

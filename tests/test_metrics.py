@@ -339,3 +339,26 @@ def test_tagging_summary_matches_the_metrics():
         perfect = tagging_summary(y, y.astype(float))
     assert perfect["auc"] == 1.0 and perfect["rejection"] == 500
     assert perfect["rejection_bounded"] is True and np.isnan(perfect["rejection_error"])
+
+
+@pytest.mark.parametrize("module", ["_roc", "_scorer", "_summary"])
+def test_docstring_examples(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(f"jetad.metrics.{module}"),
+                             optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0 and result.attempted > 0
+
+
+def test_public_names_unchanged_by_the_module_split():
+    import jetad.metrics
+
+    assert sorted(jetad.metrics.__all__) == sorted([
+        "anomaly_auc", "anomaly_auc_scorer", "background_rejection",
+        "background_rejection_scorer", "image_concentration", "make_anomaly_scorer",
+        "max_significance_improvement", "max_sic_scorer", "roc_curve_anomaly",
+        "significance_improvement", "tagging_summary",
+    ])
+    for name in jetad.metrics.__all__:
+        assert getattr(jetad.metrics, name) is not None

@@ -403,7 +403,7 @@ def test_compare_detectors_without_pandas(hard_toy, monkeypatch):
 
 @pytest.mark.parametrize(
     "module",
-    ["jetad.metrics._anomaly", "jetad.model_selection._background_only",
+    ["jetad.metrics._roc", "jetad.model_selection._background_only",
      "jetad.model_selection._compare"],
 )
 def test_docstring_examples(module):

@@ -1,18 +1,19 @@
-"""Jet samples: simulation (Pythia 8 + detector response + FastJet), I/O, public datasets.
+"""Jet samples: simulation (Pythia 8 + simulated detector response + FastJet), I/O, public datasets.
 
 Pythia (``pythia8mc``) and FastJet are imported lazily, inside the functions
 that need them, so ``import jetad.datasets`` works without them.
 """
 
 from ._cards import KINDS, default_card
-from ._detector import detector_response
 from ._generate import generate_jets
 from ._io import load_jets, save_jets
 from ._mixing import make_contaminated_sample
+from ._response import apply_detector_response, detector_response
 from ._top_tagging import load_top_tagging
 
 __all__ = [
     "KINDS",
+    "apply_detector_response",
     "default_card",
     "detector_response",
     "generate_jets",

@@ -161,7 +161,7 @@ def pythia_settings(card, seed=None):
     -------
     settings : list of str
     """
-    s = [
+    commands = [
         f"Beams:eCM = {_fmt(card['ecm'])}",
         f"PartonLevel:MPI = {'on' if card['mpi'] else 'off'}",
         "Print:quiet = on",
@@ -169,22 +169,22 @@ def pythia_settings(card, seed=None):
         "Next:numberShowEvent = 0",
     ]
     if seed is not None:
-        s += ["Random:setSeed = on", f"Random:seed = {int(seed)}"]
+        commands += ["Random:setSeed = on", f"Random:seed = {int(seed)}"]
     process = card["process"]
     if process == "qcd":
-        s += ["HardQCD:all = on"]
+        commands += ["HardQCD:all = on"]
     elif process == "ttbar":
-        s += ["Top:gg2ttbar = on", "Top:qqbar2ttbar = on",
-              "24:onMode = off", "24:onIfAny = 1 2 3 4 5"]
+        commands += ["Top:gg2ttbar = on", "Top:qqbar2ttbar = on",
+                     "24:onMode = off", "24:onIfAny = 1 2 3 4 5"]
     elif process == "hidden_valley":
-        s += _hidden_valley_settings(card)
+        commands += _hidden_valley_settings(card)
     else:  # pragma: no cover - guarded by resolve_card
         raise ValueError(f"unknown process {process!r}")
     if process in ("qcd", "ttbar"):
-        s += [f"PhaseSpace:pTHatMin = {_fmt(card['pthat_min'])}",
-              f"PhaseSpace:pTHatMax = {_fmt(card['pthat_max'])}"]
-    s += list(card["extra_settings"])
-    return s
+        commands += [f"PhaseSpace:pTHatMin = {_fmt(card['pthat_min'])}",
+                     f"PhaseSpace:pTHatMax = {_fmt(card['pthat_max'])}"]
+    commands += list(card["extra_settings"])
+    return commands
 
 
 def _hidden_valley_settings(card):
@@ -198,7 +198,7 @@ def _hidden_valley_settings(card):
     mz, lam = card["mzprime"], card["lambda_dark"]
     m_pi, m_rho = card["m_pi_dark"], card["m_rho_dark"]
     m_q = (3.0 * m_rho + m_pi) / 8.0
-    s = [
+    commands = [
         "HiddenValley:ffbar2Zv = on",
         f"4900023:m0 = {_fmt(mz)}", f"4900023:mWidth = {_fmt(0.01 * mz)}",
         f"4900023:mMin = {_fmt(0.9 * mz)}", f"4900023:mMax = {_fmt(1.1 * mz)}",
@@ -218,8 +218,8 @@ def _hidden_valley_settings(card):
                4900211: card["offdiag_visible"], 4900213: card["offdiag_visible"]}
     for pid, vis in visible.items():
         if vis:
-            s += [f"{pid}:mayDecay = on", f"{pid}:oneChannel = 1 0.5 91 1 -1",
-                  f"{pid}:addChannel = 1 0.5 91 2 -2"]
+            commands += [f"{pid}:mayDecay = on", f"{pid}:oneChannel = 1 0.5 91 1 -1",
+                         f"{pid}:addChannel = 1 0.5 91 2 -2"]
         else:
-            s += [f"{pid}:mayDecay = off"]
-    return s
+            commands += [f"{pid}:mayDecay = off"]
+    return commands

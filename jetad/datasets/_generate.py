@@ -1,19 +1,21 @@
-"""Jet generation with Pythia 8 (``pythia8mc``), a detector response and FastJet."""
+"""Jet generation with Pythia 8 (``pythia8mc``), a simulated detector response and FastJet."""
 
 import contextlib
 import math
 import numbers
 import os
 import platform
-import sys
 import time
+import warnings
 
 import numpy as np
 
+from ..jets import ptetaphi_from_p4s, wrap_phi
 from ..utils import check_random_seed, import_optional
+from ..utils._fastjet import c_stdout_silenced, cluster_events
 from . import _io
 from ._cards import KINDS, pythia_settings, resolve_card
-from ._detector import detector_response
+from ._response import apply_detector_response
 
 __all__ = ["generate_jets"]
 
@@ -27,42 +29,6 @@ _MAX_EVENTS_NO_JET = 20_000  # give up if no jet passes in this many events
 # ---------------------------------------------------------------------------
 # helpers
 # ---------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def _c_stdout_silenced():
-    """Silence C-level stdout (the FastJet banner) for the duration of the block."""
-    try:
-        sys.stdout.flush()
-        fd = sys.stdout.fileno()
-    except (AttributeError, OSError, ValueError):  # no real stdout (e.g. captured)
-        fd = 1
-    try:
-        saved = os.dup(fd)
-    except OSError:
-        yield
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, fd)
-    try:
-        yield
-    finally:
-        os.dup2(saved, fd)
-        os.close(devnull)
-        os.close(saved)
-
-
-_FASTJET = None
-
-
-def _fastjet():
-    global _FASTJET
-    if _FASTJET is None:
-        fastjet = import_optional("fastjet")
-        with _c_stdout_silenced():
-            fastjet._swig.ClusterSequence.print_banner()
-        _FASTJET = fastjet
-    return _FASTJET
 
 
 def _versions():
@@ -80,20 +46,21 @@ def _versions():
 
 
 def _chunk_seeds(base_seed, chunk_index):
-    """Pythia seed and detector RNG of a chunk, derived from the run seed only."""
-    ss = np.random.SeedSequence(base_seed, spawn_key=(chunk_index,))
-    pythia_seed = int(ss.generate_state(1, dtype=np.uint32)[0]) % _PYTHIA_SEED_MAX + 1
-    det_rng = np.random.default_rng(np.random.SeedSequence(base_seed, spawn_key=(chunk_index, 1)))
-    return pythia_seed, det_rng
+    """Pythia seed and detector-response RNG of a chunk, derived from the run seed only."""
+    seq = np.random.SeedSequence(base_seed, spawn_key=(chunk_index,))
+    pythia_seed = int(seq.generate_state(1, dtype=np.uint32)[0]) % _PYTHIA_SEED_MAX + 1
+    response_rng = np.random.default_rng(
+        np.random.SeedSequence(base_seed, spawn_key=(chunk_index, 1)))
+    return pythia_seed, response_rng
 
 
 def _make_pythia(card, seed):
     pythia8mc = import_optional("pythia8mc")
     py = pythia8mc.Pythia("", False)
-    for s in pythia_settings(card, seed=seed):
-        if not py.readString(s):
-            raise ValueError(f"Pythia rejected the setting {s!r}")
-    with _c_stdout_silenced():
+    for setting in pythia_settings(card, seed=seed):
+        if not py.readString(setting):
+            raise ValueError(f"Pythia rejected the setting {setting!r}")
+    with c_stdout_silenced():
         ok = py.init()
     if not ok:
         raise RuntimeError(f"Pythia initialisation failed for process {card['process']!r}")
@@ -149,7 +116,7 @@ def _flat_event_record(batch):
 
 
 def _top_partons(rec, event, offsets, n_events):
-    """Parton-level top and its b, q, q' per event: (n_events, 2, 4, 3) of (px, py, pz).
+    """Parton-level top and its b, q, q' per event: (n_events, 2, 4, 4) of (E, px, py, pz).
 
     Slot 0 = top, 1 = anti-top; entries 0..3 = top, b, q, q'. Missing partons
     stay zero (and never match).
@@ -157,77 +124,63 @@ def _top_partons(rec, event, offsets, n_events):
     pid, status = rec["id"], rec["status"]
     mom = offsets[event] + rec["mother1"]
     mother_id = np.where(rec["mother1"] > 0, pid[np.clip(mom, 0, len(pid) - 1)], 0)
-    p3 = np.stack([rec["px"], rec["py"], rec["pz"]], axis=-1)
-    out = np.zeros((n_events, 2, 4, 3))
+    p4 = np.stack([rec["e"], rec["px"], rec["py"], rec["pz"]], axis=-1)
+    out = np.zeros((n_events, 2, 4, 4))
     # the top that decays (last copy) is the mother of the W; b and q from the decays
     is_w = (np.abs(pid) == 24) & (np.abs(mother_id) == 6)
     is_b = (np.abs(pid) == 5) & (np.abs(status) == 23) & (np.abs(mother_id) == 6)
     is_q = (np.abs(pid) <= 5) & (np.abs(status) == 23) & (np.abs(mother_id) == 24)
     idx = np.flatnonzero(is_w)
     top = mom[idx]
-    out[event[idx], (pid[top] < 0).astype(int), 0] = p3[top]
+    out[event[idx], (pid[top] < 0).astype(int), 0] = p4[top]
     idx = np.flatnonzero(is_b)
-    out[event[idx], (pid[idx] < 0).astype(int), 1] = p3[idx]
+    out[event[idx], (pid[idx] < 0).astype(int), 1] = p4[idx]
     idx = np.flatnonzero(is_q)
     side = (mother_id[idx] < 0).astype(int)  # W+ belongs to the top, W- to the anti-top
     # first / second quark of each W: order by position in the record
     key = event[idx] * 2 + side
     first = np.ones(len(idx), dtype=bool)
     first[1:] = key[1:] != key[:-1]
-    out[event[idx], side, np.where(first, 2, 3)] = p3[idx]
+    out[event[idx], side, np.where(first, 2, 3)] = p4[idx]
     return out
 
 
 def _delta_r(eta1, phi1, eta2, phi2):
-    dphi = np.mod(phi1 - phi2 + np.pi, 2 * np.pi) - np.pi
-    return np.hypot(eta1 - eta2, dphi)
+    return np.hypot(eta1 - eta2, wrap_phi(phi1 - phi2))
 
 
-def _eta_phi(p3):
-    pt = np.hypot(p3[..., 0], p3[..., 1])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        eta = np.where(pt > 0, np.arcsinh(p3[..., 2] / np.where(pt > 0, pt, 1.0)), 1e3)
-    return eta, np.arctan2(p3[..., 1], p3[..., 0])
+def _pt_eta_phi(p4):
+    """pT, eta, phi of four-momenta; ``eta = inf`` where pT = 0 (never selected nor matched)."""
+    pt, eta, phi = np.moveaxis(ptetaphi_from_p4s(p4), -1, 0)
+    return pt, np.where(pt > 0, eta, np.inf), phi
 
 
-def _process_batch(batch, card, detector, rng, table):
-    """Select jets in one batch of events.
-
-    Returns
-    -------
-    X : (n_selected, n_constituents, 4) float32
-    event_index : (n_selected,) index of the event of each jet in the batch
-    """
-    ak = import_optional("awkward")
-    fastjet = _fastjet()
-    rec, event, offsets = _flat_event_record(batch)
-    n_events = len(offsets)
+def _final_state_objects(rec, event, level, rng, table):
+    """Visible final-state particles, or the detector's objects: flat (E, px, py, pz), event."""
     final = rec["status"] > 0
     charge, visible = table.lookup(rec["id"][final])
     f_idx = np.flatnonzero(final)[visible]
-    charge = charge[visible]
-    if detector:
-        p4, obj_event = detector_response(
-            rec["px"][f_idx], rec["py"][f_idx], rec["pz"][f_idx], rec["e"][f_idx],
-            rec["id"][f_idx], charge, event[f_idx], rng,
-        )
-    else:
-        p4 = np.stack([rec["e"][f_idx], rec["px"][f_idx], rec["py"][f_idx], rec["pz"][f_idx]],
-                      axis=-1)
-        obj_event = event[f_idx]
-    counts = np.bincount(obj_event, minlength=n_events)
-    parts = ak.unflatten(
-        ak.zip({"px": p4[:, 1], "py": p4[:, 2], "pz": p4[:, 3], "E": p4[:, 0]},
-               with_name="Momentum4D"),
-        counts,
-    )
-    jet_def = fastjet.JetDefinition(fastjet.antikt_algorithm, card["jet_r"])
+    px, py, pz, energy = (rec[k][f_idx] for k in ("px", "py", "pz", "e"))
+    if level == "detector":
+        return apply_detector_response(px, py, pz, energy, rec["id"][f_idx], charge[visible],
+                                       event[f_idx], rng)
+    return np.stack([energy, px, py, pz], axis=-1), event[f_idx]
+
+
+def _leading_jet_constituents(p4, counts, card):
+    """Anti-kT jets of every event; the leading one's constituents, pT-ordered and padded.
+
+    Returns
+    -------
+    X : (n_with_jet, n_constituents, 4) float32
+    event_index : (n_with_jet,) event of each jet
+    """
+    ak = import_optional("awkward")
     ptmin = 0.5 * card["pt_min"]
-    cs = fastjet.ClusterSequence(parts, jet_def)
+    cs = cluster_events(p4, counts, "antikt", card["jet_r"])
     jets = cs.inclusive_jets(ptmin)
     index = cs.constituent_index(ptmin)
-    jet_pt = np.hypot(jets.px, jets.py)
-    lead = ak.argmax(jet_pt, axis=1, keepdims=True)
+    lead = ak.argmax(np.hypot(jets.px, jets.py), axis=1, keepdims=True)
     lead_idx = ak.firsts(index[lead])  # events x var (None when no jet)
     has_jet = ~ak.to_numpy(ak.is_none(lead_idx))
     ev_sel = np.flatnonzero(has_jet)
@@ -240,8 +193,7 @@ def _process_batch(batch, card, detector, rng, table):
     cons = p4[cons_global]
     jet_of = np.repeat(np.arange(len(ev_sel)), n_cons)
     # pT order inside each jet, keep the leading n_constituents
-    cpt = np.hypot(cons[:, 1], cons[:, 2])
-    order = np.lexsort((-cpt, jet_of))
+    order = np.lexsort((-np.hypot(cons[:, 1], cons[:, 2]), jet_of))
     cons, jet_of = cons[order], jet_of[order]
     starts = np.cumsum(n_cons) - n_cons
     pos = np.arange(len(jet_of)) - np.repeat(starts, n_cons)
@@ -249,21 +201,35 @@ def _process_batch(batch, card, detector, rng, table):
     keep = pos < width
     X = np.zeros((len(ev_sel), width, 4), dtype=np.float32)
     X[jet_of[keep], pos[keep]] = cons[keep]
+    return X, ev_sel
+
+
+def _process_batch(batch, card, level, rng, table):
+    """Select jets in one batch of events.
+
+    Returns
+    -------
+    X : (n_selected, n_constituents, 4) float32
+    event_index : (n_selected,) index of the event of each jet in the batch
+    """
+    rec, event, offsets = _flat_event_record(batch)
+    n_events = len(offsets)
+    p4, obj_event = _final_state_objects(rec, event, level, rng, table)
+    counts = np.bincount(obj_event, minlength=n_events)
+    X, ev_sel = _leading_jet_constituents(p4, counts, card)
     # cuts on the jet as stored (float32 constituents, truncated)
-    jp4 = X.astype(np.float64).sum(axis=1)
-    pt = np.hypot(jp4[:, 1], jp4[:, 2])
-    eta, phi = _eta_phi(jp4[:, 1:])
+    pt, eta, phi = _pt_eta_phi(X.astype(np.float64).sum(axis=1))
     sel = (pt >= card["pt_min"]) & (pt <= card["pt_max"]) & (np.abs(eta) < card["eta_max"])
     if card["process"] == "ttbar":
-        partons = _top_partons(rec, event, offsets, n_events)[ev_sel]  # (n, 2, 4, 3)
-        p_eta, p_phi = _eta_phi(partons)
+        partons = _top_partons(rec, event, offsets, n_events)[ev_sel]  # (n, 2, 4, 4)
+        _, p_eta, p_phi = _pt_eta_phi(partons)
         dr = _delta_r(eta[:, None, None], phi[:, None, None], p_eta, p_phi)
         matched = np.any(np.all(dr < card["match_r"], axis=2), axis=1)
         sel &= matched
     return X[sel], ev_sel[sel]
 
 
-def _generate_chunk(card, kind, detector, base_seed, chunk_index, n_target):
+def _generate_chunk(card, kind, level, base_seed, chunk_index, n_target):
     """Generate ``n_target`` selected jets for one chunk (runs in a worker)."""
     import_optional("awkward")
     pythia_seed, rng = _chunk_seeds(base_seed, chunk_index)
@@ -278,7 +244,7 @@ def _generate_chunk(card, kind, detector, base_seed, chunk_index, n_target):
         batch_size = int(min(max(math.ceil(1.15 * need / max(eff, 1e-3)) + 10, 50), 2000))
         batch = py.nextBatch(batch_size, errorMode="skip")
         n_batch = len(batch)
-        X, ev_idx = _process_batch(batch, card, detector, rng, table)
+        X, ev_idx = _process_batch(batch, card, level, rng, table)
         n_tried += n_batch
         if len(X) >= need:
             X, ev_idx = X[:need], ev_idx[:need]
@@ -316,15 +282,15 @@ def _check_int(name, value, minimum):
 
 
 def _build_info(settings, stats, versions, elapsed):
-    n_events = sum(s["n_events"] for s in stats)
-    n_jets = sum(s["n_jets"] for s in stats)
-    sig = [s["sigma_gen_pb"] for s in stats if s["n_events"]]
+    n_events = sum(chunk["n_events"] for chunk in stats)
+    n_jets = sum(chunk["n_jets"] for chunk in stats)
+    sig = [chunk["sigma_gen_pb"] for chunk in stats if chunk["n_events"]]
     return {
         "generator": "jetad.datasets.generate_jets",
         "kind": settings["kind"],
         "n_jets": n_jets,
         "seed": settings["seed"],
-        "detector": settings["detector"],
+        "level": settings["level"],
         "chunk_size": settings["chunk_size"],
         "card": settings["card"],
         "pythia_settings": pythia_settings(settings["card"]),
@@ -343,19 +309,21 @@ def _run_chunks(tasks, n_jobs):
     from joblib import Parallel, delayed
 
     if n_jobs == 1 or len(tasks) <= 1:
-        for t in tasks:
-            yield _generate_chunk(*t)
+        for task in tasks:
+            yield _generate_chunk(*task)
         return
     parallel = Parallel(n_jobs=n_jobs, return_as="generator", batch_size=1)
-    yield from parallel(delayed(_generate_chunk)(*t) for t in tasks)
+    yield from parallel(delayed(_generate_chunk)(*task) for task in tasks)
 
 
-def generate_jets(kind, n_jets, *, random_state=None, n_jobs=1, detector=True, output=None,
-                  chunk_size=1000, progress=True, return_info=False, **card_overrides):
+def generate_jets(kind, n_jets, *, random_state=None, n_jobs=1, level="detector", output=None,
+                  chunk_size=1000, progress=True, return_info=False, detector="deprecated",
+                  **card_overrides):
     """Simulate jets with Pythia 8, a Delphes-ATLAS-like detector response and FastJet.
 
     Each event is generated with Pythia 8 (``pythia8mc``, batch interface),
-    optionally passed through the detector response (tracks with the ATLAS
+    at ``level="detector"`` passed through the simulated detector response
+    (:func:`apply_detector_response`: tracks with the ATLAS
     card's efficiency and resolution, ECAL 0.0174 x 1 degree and HCAL
     0.1 x 10 degree towers, energy-flow objects), clustered with anti-kT
     (R = 0.8, FastJet's multi-event interface), and the leading jet is kept if
@@ -392,7 +360,7 @@ def generate_jets(kind, n_jets, *, random_state=None, n_jobs=1, detector=True, o
         Number of selected jets to return.
     random_state : int, RandomState instance or None, default=None
         Seed of the whole run. Chunk ``i`` is generated with a Pythia seed and
-        a detector random stream derived from ``(seed, i)`` only, so the
+        a detector-response random stream derived from ``(seed, i)`` only, so the
         output is identical for any ``n_jobs``. ``None`` draws a fresh seed
         (recorded in ``info["seed"]``); when resuming an ``output`` file it
         reuses the file's seed.
@@ -400,9 +368,9 @@ def generate_jets(kind, n_jets, *, random_state=None, n_jobs=1, detector=True, o
         Number of chunks generated in parallel through joblib (worker
         processes with the default backend; ``joblib.parallel_config`` selects
         others, e.g. ``backend="dask"``). ``-1`` uses all cores.
-    detector : bool, default=True
-        Apply the detector response; ``False`` clusters the visible
-        final-state particles (particle level).
+    level : {"detector", "particle"}, default="detector"
+        ``"detector"``: cluster the objects of the simulated detector
+        response; ``"particle"``: cluster the visible final-state particles.
     output : str or path-like, optional
         HDF5 file to write. Finished chunks are appended to ``output +
         ".partial"`` as they arrive; a rerun with the same arguments resumes
@@ -415,6 +383,12 @@ def generate_jets(kind, n_jets, *, random_state=None, n_jobs=1, detector=True, o
         Show a tqdm progress bar (per finished chunk).
     return_info : bool, default=False
         Also return the provenance dictionary.
+    detector : bool
+        Deprecated alias of ``level``: ``True`` is ``level="detector"``,
+        ``False`` is ``level="particle"``.
+
+        .. deprecated:: 0.1
+           ``detector`` will be removed in 0.2; use ``level``.
     **card_overrides
         Replace generation parameters of ``kind``: e.g. ``pt_min``,
         ``pt_max``, ``eta_max``, ``pthat_min``, ``pthat_max``, ``mpi``,
@@ -448,8 +422,7 @@ def generate_jets(kind, n_jets, *, random_state=None, n_jobs=1, detector=True, o
     chunk_size = _check_int("chunk_size", chunk_size, 1)
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral) or n_jobs == 0:
         raise ValueError(f"n_jobs must be a non-zero integer, got {n_jobs!r}")
-    if not isinstance(detector, (bool, np.bool_)):
-        raise TypeError(f"detector must be a bool, got {detector!r}")
+    level = _check_level(level, detector)
     card = resolve_card(kind, card_overrides)
     # fail early (in the parent) when the generator is not installed
     import_optional("pythia8mc")
@@ -458,64 +431,66 @@ def generate_jets(kind, n_jets, *, random_state=None, n_jobs=1, detector=True, o
 
     lock = _io.generation_lock(output) if output is not None else contextlib.nullcontext()
     with lock:
-        X, info = _generate(kind, n_jets, card, random_state, n_jobs, bool(detector), output,
+        X, info = _generate(kind, n_jets, card, random_state, n_jobs, level, output,
                             chunk_size, progress)
     return (X, info) if return_info else X
 
 
-def _generate(kind, n_jets, card, random_state, n_jobs, detector, output, chunk_size,
-              progress):
-    partial = _io.partial_path(output) if output is not None else None
-    state = None
-    if partial is not None and os.path.exists(partial):
-        state = _io.read_partial_state(partial)
-    if random_state is None:
-        if state is not None:
-            seed = state["settings"]["seed"]
-        elif output is not None and os.path.exists(output):
-            seed = (_io.read_settings(output) or {}).get("seed")
-        else:
-            seed = None
-        if seed is None:  # fresh OS entropy, without touching numpy's global RNG
-            seed = int(np.random.SeedSequence().entropy % (2**31 - 1))
-    else:
-        seed = check_random_seed(random_state)
-    settings = {"kind": kind, "n_jets": n_jets, "chunk_size": chunk_size,
-                "detector": bool(detector), "seed": seed, "card": card}
-    settings = _io._jsonable(settings)
+_LEVELS = ("detector", "particle")
 
-    if output is not None and os.path.exists(output):
-        stored = _io.read_settings(output)
-        if stored != settings:
-            raise ValueError(
-                f"{os.fspath(output)!r} already exists and was made with different settings "
-                f"({_diff(stored, settings)}); delete it or choose another output path"
-            )
-        X, info = _io.load_jets(output)
-        return X, info
 
-    sizes = [min(chunk_size, n_jets - i) for i in range(0, n_jets, chunk_size)]
-    done_stats = []
+def _check_level(level, detector="deprecated"):
+    """Validate ``level``; map the deprecated ``detector`` bool onto it."""
+    if not (isinstance(detector, str) and detector == "deprecated"):
+        warnings.warn(
+            "The 'detector' parameter of generate_jets was deprecated in 0.1 and will be "
+            "removed in 0.2; use level='detector' (detector=True) or level='particle' "
+            "(detector=False) instead.",
+            FutureWarning,
+            stacklevel=3,
+        )
+        if not isinstance(detector, (bool, np.bool_)):
+            raise TypeError(f"detector must be a bool, got {detector!r}")
+        from_detector = "detector" if detector else "particle"
+        if level != "detector" and level != from_detector:
+            raise ValueError(f"detector={detector!r} contradicts level={level!r}; pass level only")
+        level = from_detector
+    if not isinstance(level, str) or level not in _LEVELS:
+        raise ValueError(f"level must be one of {_LEVELS}, got {level!r}")
+    return level
+
+
+def _upgrade_settings(settings):
+    """Settings or info of a file written before ``level`` replaced ``detector`` (a bool)."""
+    if isinstance(settings, dict) and "detector" in settings and "level" not in settings:
+        settings = dict(settings)
+        settings["level"] = "detector" if settings.pop("detector") else "particle"
+    return settings
+
+
+def _resolve_seed(random_state, state, output):
+    """Seed of the run: ``random_state``, else the one of the file being resumed or loaded."""
+    if random_state is not None:
+        return check_random_seed(random_state)
     if state is not None:
-        if state["settings"] != settings:
-            raise ValueError(
-                f"Cannot resume {partial!r}: it was started with different settings "
-                f"({_diff(state['settings'], settings)}); delete it or pass the same arguments"
-            )
-        done_stats = state["chunk_stats"]
-    elif partial is not None:
-        _io.create_partial(partial, settings, card["n_constituents"])
+        seed = state["settings"]["seed"]
+    elif output is not None and os.path.exists(output):
+        seed = (_io.read_settings(output) or {}).get("seed")
+    else:
+        seed = None
+    if seed is None:  # fresh OS entropy, without touching numpy's global RNG
+        seed = int(np.random.SeedSequence().entropy % (2**31 - 1))
+    return seed
 
-    versions = _versions()
-    t0 = time.perf_counter()
-    tasks = [(card, kind, bool(detector), seed, i, sizes[i])
-             for i in range(len(done_stats), len(sizes))]
+
+def _collect_chunks(tasks, n_jobs, partial, done_stats, progress, n_jets, kind):
+    """Run the chunks; append them to ``partial`` or return them (and extend ``done_stats``)."""
     results = []
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=n_jets, initial=sum(s["n_jets"] for s in done_stats),
+        bar = tqdm(total=n_jets, initial=sum(chunk["n_jets"] for chunk in done_stats),
                    desc=f"generating {kind} jets", unit="jet")
     try:
         for X_chunk, stats in _run_chunks(tasks, n_jobs):
@@ -529,8 +504,49 @@ def _generate(kind, n_jets, card, random_state, n_jobs, detector, output, chunk_
     finally:
         if bar is not None:
             bar.close()
-    elapsed = time.perf_counter() - t0
-    info = _build_info(settings, done_stats, versions, elapsed)
+    return results
+
+
+def _generate(kind, n_jets, card, random_state, n_jobs, level, output, chunk_size,
+              progress):
+    partial = _io.partial_path(output) if output is not None else None
+    state = None
+    if partial is not None and os.path.exists(partial):
+        state = _io.read_partial_state(partial)
+        state["settings"] = _upgrade_settings(state["settings"])
+    seed = _resolve_seed(random_state, state, output)
+    settings = {"kind": kind, "n_jets": n_jets, "chunk_size": chunk_size,
+                "level": level, "seed": seed, "card": card}
+    settings = _io._jsonable(settings)
+
+    if output is not None and os.path.exists(output):
+        stored = _upgrade_settings(_io.read_settings(output))
+        if stored != settings:
+            raise ValueError(
+                f"{os.fspath(output)!r} already exists and was made with different settings "
+                f"({_diff(stored, settings)}); delete it or choose another output path"
+            )
+        X, info = _io.load_jets(output)
+        return X, _upgrade_settings(info)
+
+    sizes = [min(chunk_size, n_jets - start) for start in range(0, n_jets, chunk_size)]
+    done_stats = []
+    if state is not None:
+        if state["settings"] != settings:
+            raise ValueError(
+                f"Cannot resume {partial!r}: it was started with different settings "
+                f"({_diff(state['settings'], settings)}); delete it or pass the same arguments"
+            )
+        done_stats = state["chunk_stats"]
+    elif partial is not None:
+        _io.create_partial(partial, settings, card["n_constituents"])
+
+    versions = _versions()
+    t0 = time.perf_counter()
+    tasks = [(card, kind, level, seed, i, sizes[i])
+             for i in range(len(done_stats), len(sizes))]
+    results = _collect_chunks(tasks, n_jobs, partial, done_stats, progress, n_jets, kind)
+    info = _build_info(settings, done_stats, versions, time.perf_counter() - t0)
     if partial is not None:
         _io.finalize_partial(partial, output, info)
         X, info = _io.load_jets(output)

@@ -3,7 +3,7 @@
 import numpy as np
 from sklearn.utils import check_array
 
-from ._anomaly import anomaly_auc, background_rejection
+from ._roc import anomaly_auc, background_rejection
 
 
 def image_concentration(X):
@@ -31,7 +31,7 @@ def image_concentration(X):
     >>> import numpy as np
     >>> from jetad.metrics import image_concentration
     >>> image_concentration(np.array([[1.0, 0.0], [0.5, 0.5]]))
-    array([0.5  , 0.25])
+    array([0.5 , 0.25])
     """
     X = np.asarray(X)
     if X.ndim == 4:
@@ -72,8 +72,8 @@ def tagging_summary(y_true, anomaly_scores, signal_efficiency=0.2, *, pos_label=
     Examples
     --------
     >>> from jetad.metrics import tagging_summary
-    >>> s = tagging_summary([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8], signal_efficiency=0.5)
-    >>> round(s["auc"], 2), s["rejection"]
+    >>> summary = tagging_summary([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8], signal_efficiency=0.5)
+    >>> round(summary["auc"], 2), summary["rejection"]
     (0.75, 2.0)
     """
     rejection, error = background_rejection(

@@ -14,7 +14,8 @@ from sklearn.utils import _safe_indexing, check_consistent_length, check_random_
 from sklearn.utils.parallel import Parallel, delayed
 
 from ..metrics import anomaly_auc, background_rejection
-from ..metrics._anomaly import _anomaly_scores, _check_efficiency
+from ..metrics._scorer import _anomaly_scores
+from ..metrics._validation import _check_efficiency
 from ._background_only import BackgroundOnly
 
 __all__ = ["compare_detectors", "format_comparison"]

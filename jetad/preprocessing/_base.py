@@ -6,7 +6,7 @@ import warnings
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from ..jets import P4_COLUMNS, _check_columns, as_padded, as_ptetaphi, ptetaphi_from_p4s
+from ..jets import _check_columns, as_padded, as_ptetaphi, flat_ptetaphi
 
 __all__ = ["EmptyJetWarning"]
 
@@ -56,9 +56,9 @@ def _iter_chunks(X, columns, chunk=None, convert=as_ptetaphi):
 def _flat_ptetaphi(X, columns):
     """Validate ``X`` and return its real constituents as flat arrays.
 
-    Same validation and padding rule as :func:`jetad.jets.as_ptetaphi`, but the
-    coordinates are computed for the real constituents only (the padding of a
-    typical 200-wide array is 3/4 of it).
+    :func:`jetad.jets.flat_ptetaphi` (coordinates computed for the real
+    constituents only: the padding of a typical 200-wide array is 3/4 of it)
+    plus the jet of each constituent and the leading constituent of each jet.
 
     Returns
     -------
@@ -68,35 +68,24 @@ def _flat_ptetaphi(X, columns):
         Jet index of each constituent (non-decreasing).
     pt, eta, phi : ndarray of shape (n,)
     eta_lead, phi_lead : ndarray of shape (n_jets,)
-        Coordinates of the leading (highest-pT) constituent of each jet
-        (0 for jets without constituents).
+        Coordinates of the leading (highest-pT; the first one on ties)
+        constituent of each jet (0 for jets without constituents).
     """
-    columns = _check_columns(columns)
-    Xp = as_padded(X, columns)
-    rows = np.arange(len(Xp))
-    if set(P4_COLUMNS) <= set(columns):
-        idx = [columns.index(c) for c in P4_COLUMNS]
-        p4 = Xp if idx == list(range(Xp.shape[-1])) else Xp[..., idx]
-        pt2 = p4[..., 1] ** 2 + p4[..., 2] ** 2
-        mask = (p4[..., 0] > 0) & (pt2 > 0)
-        lead = np.argmax(np.where(mask, pt2, -1.0), axis=1)
-        flat = ptetaphi_from_p4s(p4[mask])
-        pt, eta, phi = flat[:, 0], flat[:, 1], flat[:, 2]
-        lead_ptetaphi = ptetaphi_from_p4s(p4[rows, lead])
-        eta_lead, phi_lead = lead_ptetaphi[:, 1], lead_ptetaphi[:, 2]
-    else:
-        cpt = Xp[..., columns.index("pt")]
-        ceta = Xp[..., columns.index("eta" if "eta" in columns else "y")]
-        cphi = Xp[..., columns.index("phi")]
-        mask = cpt > 0
-        lead = np.argmax(cpt, axis=1)
-        pt, eta, phi = cpt[mask], ceta[mask], cphi[mask]
-        eta_lead, phi_lead = ceta[rows, lead], cphi[rows, lead]
+    mask, pt, eta, phi = flat_ptetaphi(X, columns)
     counts = mask.sum(axis=1)
-    empty = counts == 0
-    eta_lead = np.where(empty, 0.0, eta_lead)
-    phi_lead = np.where(empty, 0.0, phi_lead)
+    rows = np.arange(len(mask))
     jet = np.repeat(rows, counts)
+    starts = np.cumsum(counts) - counts
+    if len(pt):
+        padded_pt = np.full(mask.shape, -1.0)
+        padded_pt[mask] = pt
+        lead = starts + np.cumsum(mask, axis=1)[rows, np.argmax(padded_pt, axis=1)] - 1
+        lead = np.clip(lead, 0, len(pt) - 1)  # empty jets: any index, zeroed below
+        empty = counts == 0
+        eta_lead = np.where(empty, 0.0, eta[lead])
+        phi_lead = np.where(empty, 0.0, phi[lead])
+    else:
+        eta_lead = phi_lead = np.zeros(len(mask))
     return counts, jet, pt, eta, phi, eta_lead, phi_lead
 
 

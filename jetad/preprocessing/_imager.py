@@ -4,6 +4,7 @@ import numbers
 
 import numpy as np
 
+from ..jets import wrap_phi
 from ._base import (
     _check_shape_param,
     _ConstituentTransformer,
@@ -18,11 +19,6 @@ __all__ = ["JetImager"]
 # that constituents lying exactly on a symmetry line (e.g. on the jet axis after
 # the rotation) are treated deterministically instead of by round-off noise.
 _COORD_DECIMALS = 9
-
-
-def _wrap(phi):
-    """Wrap angles into [-pi, pi)."""
-    return (phi + np.pi) % (2.0 * np.pi) - np.pi
 
 
 class JetImager(_ConstituentTransformer):
@@ -207,7 +203,7 @@ class JetImager(_ConstituentTransformer):
 
         wgt = pt
         x = eta
-        y = _wrap(phi - phi_lead[jet])  # azimuth relative to the leading constituent
+        y = wrap_phi(phi - phi_lead[jet])  # azimuth relative to the leading constituent
         sumw = np.bincount(jet, weights=wgt, minlength=n)
         inv = 1.0 / np.where(sumw > 0, sumw, 1.0)
 
@@ -218,7 +214,7 @@ class JetImager(_ConstituentTransformer):
         elif center == "leading":
             x = x - eta_lead[jet]
         else:  # no translation: absolute coordinates
-            y = _wrap(y + phi_lead[jet])
+            y = wrap_phi(y + phi_lead[jet])
 
         if self.rotate:
             if center is True or center == "centroid":
@@ -231,9 +227,9 @@ class JetImager(_ConstituentTransformer):
             cyy = np.bincount(jet, weights=wgt * dy * dy, minlength=n)
             cxy = np.bincount(jet, weights=wdx * dy, minlength=n)
             theta = 0.5 * np.arctan2(2.0 * cxy, cxx - cyy)  # major-axis angle
-            s, c = np.sin(theta)[jet], np.cos(theta)[jet]
+            sin_t, cos_t = np.sin(theta)[jet], np.cos(theta)[jet]
             # rotate by pi/2 - theta: the major axis goes to +phi
-            x, y = x * s - y * c, x * c + y * s
+            x, y = x * sin_t - y * cos_t, x * cos_t + y * sin_t
 
         x = np.round(x, _COORD_DECIMALS)
         y = np.round(y, _COORD_DECIMALS)

@@ -1,14 +1,11 @@
 """Lund-plane images from Cambridge/Aachen declusterings (FastJet)."""
 
-import contextlib
 import numbers
-import os
-import sys
 
 import numpy as np
 
-from ..jets import P4_COLUMNS, _check_columns, as_padded, p4s_from_ptetaphi
-from ..utils import import_optional
+from ..jets import flat_ptetaphi, wrap_phi
+from ..utils._fastjet import cluster_events, import_fastjet
 from ._base import _check_shape_param, _ConstituentTransformer, _iter_chunks, _warn_empty
 
 __all__ = ["LundPlane"]
@@ -18,60 +15,145 @@ DECLUSTERING_FIELDS = ("delta", "kt", "z", "kappa", "m", "mass_drop", "pt", "ln_
 _WEIGHTS = (None, "kt", "z", "kappa")
 _PLANE_SHIFT = 32  # plane and depth packed into one int64 while summing along paths
 
-_FASTJET = None
-
-
-@contextlib.contextmanager
-def _c_stdout_silenced():
-    """Redirect the C-level stdout (file descriptor 1) to /dev/null."""
-    try:
-        sys.stdout.flush()
-        saved = os.dup(1)
-    except (OSError, ValueError, AttributeError):  # no real fd 1 (e.g. some notebooks)
-        yield
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 1)
-    try:
-        yield
-    finally:
-        os.dup2(saved, 1)
-        os.close(devnull)
-        os.close(saved)
-
-
-def _fastjet():
-    """Import scikit-hep ``fastjet`` lazily, with its banner silenced."""
-    global _FASTJET
-    if _FASTJET is None:
-        with _c_stdout_silenced():
-            fastjet = import_optional("fastjet")
-            try:  # the banner is printed once per process, on first use
-                fastjet._swig.ClusterSequence.print_banner()
-            except AttributeError:  # pragma: no cover - other fastjet builds
-                pass
-        _FASTJET = fastjet
-    return _FASTJET
-
 
 def _flat_p4(X, columns):
     """Validate ``X``; return constituent counts per jet and flat (n, 4) E, px, py, pz."""
-    columns = _check_columns(columns)
-    Xp = as_padded(X, columns)
-    if set(P4_COLUMNS) <= set(columns):
-        idx = [columns.index(c) for c in P4_COLUMNS]
-        p4 = Xp if idx == list(range(Xp.shape[-1])) else Xp[..., idx]
-        mask = (p4[..., 0] > 0) & (p4[..., 1] ** 2 + p4[..., 2] ** 2 > 0)
-    else:
-        pt = Xp[..., columns.index("pt")]
-        eta = Xp[..., columns.index("eta" if "eta" in columns else "y")]
-        phi = Xp[..., columns.index("phi")]
-        mcol = next((c for c in ("m", "mass") if c in columns), None)
-        mask = pt > 0
-        mass = Xp[..., columns.index(mcol)][mask] if mcol else 0.0
-        p4 = np.zeros(Xp.shape[:2] + (4,))
-        p4[mask] = p4s_from_ptetaphi(np.stack([pt[mask], eta[mask], phi[mask]], axis=-1), mass)
-    return mask.sum(axis=1), p4[mask]
+    mask, *_, p4 = flat_ptetaphi(X, columns, return_p4=True)
+    return mask.sum(axis=1), p4
+
+
+def _cluster_ca(counts, p4):
+    """C/A-cluster every jet into one tree; return its pseudojets and history.
+
+    Returns
+    -------
+    pseudojets : ndarray of shape (n_pseudojets, 4)
+        ``(px, py, pz, E)`` of every pseudojet of every history, jet after jet.
+    n_pseudojets : ndarray of int, shape (n_jets,)
+        Pseudojets per jet (``2 * counts - 1``).
+    history : ndarray of int
+        FastJet's ``unique_history_order`` of every jet, concatenated.
+    n_history : ndarray of int, shape (n_jets,)
+        Length of the history of each jet.
+    """
+    import awkward as ak
+
+    # The C/A clustering order does not depend on R; R only decides when a jet
+    # merges with the beam. Pick R above the largest (y, phi) extent of any
+    # jet, so that every jet is clustered into a single tree.
+    energy, px, py, pz = (p4[:, i] for i in range(4))
+    rap = 0.5 * np.log(np.maximum(energy + pz, 1e-300) / np.maximum(energy - pz, 1e-300))
+    phi = np.arctan2(py, px)
+    jet_of = np.repeat(np.arange(len(counts)), counts)
+    phi_rel = wrap_phi(phi - phi[np.cumsum(counts) - counts][jet_of])  # w.r.t. first constituent
+    radius = 1.0 + float(np.hypot(np.ptp(rap), 2.0 * np.abs(phi_rel).max()))
+
+    cs = cluster_events(p4, counts, "cambridge", radius)
+    jets = cs.jets()
+    history = cs.unique_history_order()
+    n_pseudojets = np.asarray(ak.num(jets, axis=1), dtype=np.int64)
+    nonempty = counts > 0
+    if np.any(n_pseudojets[nonempty] != 2 * counts[nonempty] - 1):  # pragma: no cover
+        raise RuntimeError("FastJet did not cluster every jet into a single C/A tree")
+    pseudojets = np.stack([np.asarray(ak.flatten(jets[f]), dtype=np.float64)
+                           for f in ("px", "py", "pz", "E")], axis=-1)
+    return (pseudojets, n_pseudojets, np.asarray(ak.flatten(history), dtype=np.int64),
+            np.asarray(ak.num(history, axis=1), dtype=np.int64))
+
+
+def _history_mergings(counts, n_pseudojets, history, n_history):
+    """The mergings of the C/A histories: jet, merged pseudojet and its two parents.
+
+    ``unique_history_order`` is a post-order traversal of each C/A tree: every
+    merging comes after both its parents' subtrees, then the final beam
+    "merging". Read it as a stack machine: leaves push, mergings pop two.
+
+    Returns
+    -------
+    jet, node, parent_a, parent_b : ndarray of int, shape (n_mergings,)
+        Jet of each merging and the global pseudojet indices of the merged
+        pseudojet and of its two parents.
+    """
+    ev_all = np.repeat(np.arange(len(counts)), n_history)
+    n_of = counts[ev_all]
+    keep = history < 2 * n_of - 1  # drop the beam step
+    seq, ev, n_of = history[keep], ev_all[keep], n_of[keep]
+    leaf = seq < n_of
+    height = np.cumsum(np.where(leaf, 1, -1))
+    nonempty = counts > 0
+    rank = np.cumsum(nonempty) - nonempty  # each finished tree leaves one item on the stack
+    height -= rank[ev]
+    # parent 2 = the item just before; parent 1 = the latest earlier item that
+    # left the stack at the same height as the merging does.
+    order = np.argsort(ev * (int(height.max()) + 1) + height, kind="stable")  # pos order kept
+    same = (ev[order[1:]] == ev[order[:-1]]) & (height[order[1:]] == height[order[:-1]])
+    prev = np.full(len(seq), -1, dtype=np.int64)
+    prev[order[1:][same]] = order[:-1][same]
+    merging = np.nonzero(~leaf)[0]
+    base = (np.cumsum(n_pseudojets) - n_pseudojets)[ev[merging]]
+    return (ev[merging], base + seq[merging], base + seq[prev[merging]],
+            base + seq[merging - 1])
+
+
+def _splitting_observables(pseudojets, node, parent_a, parent_b):
+    """Observables of every splitting ``node -> parent_a parent_b``.
+
+    Returns
+    -------
+    soft : ndarray of int
+        The softer (in pT) parent of each splitting.
+    obs : dict of str -> ndarray
+        The fields of :data:`DECLUSTERING_FIELDS` except ``plane`` and ``depth``.
+    """
+    jpx, jpy, jpz, jen = pseudojets.T
+    jpt = np.hypot(jpx, jpy)
+    pa, pb = parent_a, parent_b
+    with np.errstate(divide="ignore", invalid="ignore"):
+        jrap = 0.5 * np.log((jen + jpz) / (jen - jpz))
+        jphi = np.arctan2(jpy, jpx)
+        jm = np.sqrt(np.maximum(jen**2 - jpx**2 - jpy**2 - jpz**2, 0.0))
+        harder_a = jpt[pa] >= jpt[pb]
+        soft = np.where(harder_a, pb, pa)
+        delta = np.hypot(jrap[pa] - jrap[pb], wrap_phi(jphi[pa] - jphi[pb]))
+        pt_soft = jpt[soft]
+        pt_sum = jpt[pa] + jpt[pb]
+        kt = pt_soft * delta
+        z = pt_soft / pt_sum
+        mass = jm[node]
+        mass_drop = np.where(mass > 0, np.maximum(jm[pa], jm[pb]) / mass, np.nan)
+        ln_inv_delta = -np.log(delta)
+        ln_kt = np.log(kt)
+    return soft, {
+        "delta": delta, "kt": kt, "z": z, "kappa": z * delta, "m": mass,
+        "mass_drop": mass_drop, "pt": pt_sum, "ln_inv_delta": ln_inv_delta, "ln_kt": ln_kt,
+    }
+
+
+def _lund_planes(n_pseudojets, node, parent_a, parent_b, soft):
+    """Lund-plane index and depth of every splitting.
+
+    Appendix A of arXiv:2206.14225: the harder daughter inherits the index
+    ``l`` of its parent, the softer gets ``l + 1``; depth counts the
+    splittings above. Path sums to the root by pointer jumping over the
+    mergings, plane and depth packed in one int64.
+    """
+    n_merge = len(node)
+    merge_of = np.full(n_pseudojets, -1, dtype=np.int64)  # pseudojet -> merging index
+    merge_of[node] = np.arange(n_merge)
+    up = np.arange(n_merge)  # the merging that consumes this one (roots: themselves)
+    val = np.zeros(n_merge, dtype=np.int64)
+    for parent in (parent_a, parent_b):
+        internal = merge_of[parent] >= 0
+        m_par = merge_of[parent[internal]]
+        up[m_par] = np.nonzero(internal)[0]
+        val[m_par] = 1 + ((parent[internal] == soft[internal]).astype(np.int64) << _PLANE_SHIFT)
+    while True:
+        val += val[up]
+        nxt = up[up]
+        if np.array_equal(nxt, up):
+            break
+        up = nxt
+    return val >> _PLANE_SHIFT, val & ((1 << _PLANE_SHIFT) - 1)
 
 
 def _decluster(counts, p4):
@@ -91,117 +173,16 @@ def _decluster(counts, p4):
     obs : dict of str -> ndarray of shape (n_splittings,)
         The fields of :data:`DECLUSTERING_FIELDS`.
     """
-    fastjet = _fastjet()
-    import awkward as ak
-
-    n_jets = len(counts)
     counts = np.asarray(counts, dtype=np.int64)
     if p4.shape[0] == 0:
+        import_fastjet()  # same ImportError as for non-empty input
         return np.zeros(0, np.int64), {f: np.zeros(0) for f in DECLUSTERING_FIELDS}
-
-    # The C/A clustering order does not depend on R; R only decides when a jet
-    # merges with the beam. Pick R above the largest (y, phi) extent of any
-    # jet, so that every jet is clustered into a single tree.
-    energy, px, py, pz = (np.ascontiguousarray(p4[:, i]) for i in range(4))
-    rap = 0.5 * np.log(np.maximum(energy + pz, 1e-300) / np.maximum(energy - pz, 1e-300))
-    phi = np.arctan2(py, px)
-    jet_of = np.repeat(np.arange(n_jets), counts)
-    # azimuth relative to the first constituent of each jet
-    phi_rel = (phi - phi[np.cumsum(counts) - counts][jet_of] + np.pi) % (2 * np.pi) - np.pi
-    radius = 1.0 + float(np.hypot(np.ptp(rap), 2.0 * np.abs(phi_rel).max()))
-
-    events = ak.unflatten(
-        ak.zip({"px": px, "py": py, "pz": pz, "E": energy}, with_name="Momentum4D"), counts
-    )
-    with _c_stdout_silenced():
-        cs = fastjet.ClusterSequence(
-            events, fastjet.JetDefinition(fastjet.cambridge_algorithm, radius)
-        )
-        jets = cs.jets()
-        history = cs.unique_history_order()
-    n_hist_jets = np.asarray(ak.num(jets, axis=1), dtype=np.int64)
-    nonempty = counts > 0
-    if np.any(n_hist_jets[nonempty] != 2 * counts[nonempty] - 1):  # pragma: no cover
-        raise RuntimeError("FastJet did not cluster every jet into a single C/A tree")
-    jpx, jpy, jpz, jen = (np.asarray(ak.flatten(jets[f]), dtype=np.float64)
-                          for f in ("px", "py", "pz", "E"))
-    seq_all = np.asarray(ak.flatten(history), dtype=np.int64)
-    n_hist = np.asarray(ak.num(history, axis=1), dtype=np.int64)
-
-    # unique_history_order is a post-order traversal of each C/A tree: every
-    # merging comes after both its parents' subtrees, then the final beam
-    # "merging". Read it as a stack machine: leaves push, mergings pop two.
-    ev_all = np.repeat(np.arange(n_jets), n_hist)
-    n_of = counts[ev_all]
-    keep = seq_all < 2 * n_of - 1  # drop the beam step
-    seq, ev, n_of = seq_all[keep], ev_all[keep], n_of[keep]
-    leaf = seq < n_of
-    height = np.cumsum(np.where(leaf, 1, -1))
-    rank = np.cumsum(nonempty) - nonempty  # each finished tree leaves one item on the stack
-    height -= rank[ev]
-    # parent 2 = the item just before; parent 1 = the latest earlier item that
-    # left the stack at the same height as the merging does.
-    order = np.argsort(ev * (int(height.max()) + 1) + height, kind="stable")  # pos order kept
-    same = (ev[order[1:]] == ev[order[:-1]]) & (height[order[1:]] == height[order[:-1]])
-    prev = np.full(len(seq), -1, dtype=np.int64)
-    prev[order[1:][same]] = order[:-1][same]
-    mpos = np.nonzero(~leaf)[0]
-    jet_offset = np.cumsum(n_hist_jets) - n_hist_jets
-    base = jet_offset[ev[mpos]]
-    node = base + seq[mpos]
-    pa = base + seq[prev[mpos]]
-    pb = base + seq[mpos - 1]
-
-    # kinematics of every pseudojet of the history
-    jpt = np.hypot(jpx, jpy)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        jrap = 0.5 * np.log((jen + jpz) / (jen - jpz))
-        jphi = np.arctan2(jpy, jpx)
-        jm = np.sqrt(np.maximum(jen**2 - jpx**2 - jpy**2 - jpz**2, 0.0))
-        harder_a = jpt[pa] >= jpt[pb]
-        soft = np.where(harder_a, pb, pa)
-        dphi = (jphi[pa] - jphi[pb] + np.pi) % (2 * np.pi) - np.pi
-        delta = np.hypot(jrap[pa] - jrap[pb], dphi)
-        pt_soft = jpt[soft]
-        pt_sum = jpt[pa] + jpt[pb]
-        kt = pt_soft * delta
-        z = pt_soft / pt_sum
-        mass = jm[node]
-        mass_drop = np.where(mass > 0, np.maximum(jm[pa], jm[pb]) / mass, np.nan)
-        ln_inv_delta = -np.log(delta)
-        ln_kt = np.log(kt)
-
-    # Lund-plane index l (appendix A of arXiv:2206.14225): the harder daughter
-    # inherits l of its parent, the softer gets l + 1; depth counts the
-    # splittings above. Path sums to the root by pointer jumping.
-    # Pointer jumping over the mergings only; plane and depth packed in one int64.
-    n_merge = len(node)
-    merge_of = np.full(len(jpt), -1, dtype=np.int64)  # pseudojet -> merging index
-    merge_of[node] = np.arange(n_merge)
-    up = np.arange(n_merge)  # the merging that consumes this one (roots: themselves)
-    val = np.zeros(n_merge, dtype=np.int64)
-    for parent in (pa, pb):
-        internal = merge_of[parent] >= 0
-        m_par = merge_of[parent[internal]]
-        up[m_par] = np.nonzero(internal)[0]
-        val[m_par] = 1 + ((parent[internal] == soft[internal]).astype(np.int64) << _PLANE_SHIFT)
-    while True:
-        val += val[up]
-        nxt = up[up]
-        if np.array_equal(nxt, up):
-            break
-        up = nxt
-    plane = val >> _PLANE_SHIFT
-    depth = val & ((1 << _PLANE_SHIFT) - 1)
-
-    jet = ev[mpos]
+    pseudojets, n_pseudojets, history, n_history = _cluster_ca(counts, p4)
+    jet, node, parent_a, parent_b = _history_mergings(counts, n_pseudojets, history, n_history)
+    soft, obs = _splitting_observables(pseudojets, node, parent_a, parent_b)
+    obs["plane"], obs["depth"] = _lund_planes(len(pseudojets), node, parent_a, parent_b, soft)
     out_order = np.lexsort((-node, jet))
-    obs = {
-        "delta": delta, "kt": kt, "z": z, "kappa": z * delta, "m": mass,
-        "mass_drop": mass_drop, "pt": pt_sum, "ln_inv_delta": ln_inv_delta, "ln_kt": ln_kt,
-        "plane": plane, "depth": depth,
-    }
-    return jet[out_order], {k: v[out_order] for k, v in obs.items()}
+    return jet[out_order], {k: obs[k][out_order] for k in DECLUSTERING_FIELDS}
 
 
 class LundPlane(_ConstituentTransformer):

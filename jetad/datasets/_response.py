@@ -22,9 +22,11 @@ Everything is done on flat arrays of a whole batch of events at once; there is
 no Python loop over particles or events.
 """
 
+import warnings
+
 import numpy as np
 
-__all__ = ["detector_response"]
+__all__ = ["apply_detector_response", "detector_response"]
 
 # (eta_low, eta_high, d_eta, d_phi in degrees), symmetric in eta
 _ECAL_REGIONS = ((-4.9, -3.0, 0.175, 10.0), (-3.0, 3.0, 0.0174, 1.0), (3.0, 4.9, 0.175, 10.0))
@@ -85,10 +87,10 @@ def _lognormal(rng, mean, sigma):
     mean = np.asarray(mean, dtype=np.float64)
     out = np.zeros_like(mean)
     ok = mean > 0
-    m, s = mean[ok], sigma[ok]
-    var_log = np.log1p((s / m) ** 2)
-    mu = np.log(m) - 0.5 * var_log
-    out[ok] = np.exp(mu + np.sqrt(var_log) * rng.standard_normal(m.shape))
+    mean_ok, sigma_ok = mean[ok], sigma[ok]
+    var_log = np.log1p((sigma_ok / mean_ok) ** 2)
+    mu = np.log(mean_ok) - 0.5 * var_log
+    out[ok] = np.exp(mu + np.sqrt(var_log) * rng.standard_normal(mean_ok.shape))
     return out
 
 
@@ -137,8 +139,11 @@ def _towers(event, energy, eta, phi, regions, sigma_fn, e_min, rng):
     return t_event[keep], smeared[keep], t_eta[keep], t_phi[keep]
 
 
-def detector_response(px, py, pz, e, pid, charge, event, rng, *, return_kind=False):
-    """Delphes-ATLAS-like energy-flow objects from final-state particles.
+def apply_detector_response(px, py, pz, e, pid, charge, event, rng, *, return_kind=False):
+    """Simulate the detector: Delphes-ATLAS-like energy-flow objects from final-state particles.
+
+    This is the response that :func:`generate_jets` applies at
+    ``level="detector"`` (the default).
 
     Parameters
     ----------
@@ -199,12 +204,12 @@ def detector_response(px, py, pz, e, pid, charge, event, rng, *, return_kind=Fal
     c_e, c_eta, c_phi, c_event = e[c_sel], eta[c_sel], phi[c_sel], event[c_sel]
     frac = ecal_frac[c_sel]
     out_p4, out_event, out_kind = [t_p4], [t_event], [np.zeros(len(t_event), np.int8)]
-    for code, f, regions, sigma_fn, e_min in (
+    for code, fraction, regions, sigma_fn, e_min in (
         (1, frac, _ECAL_REGIONS, _ecal_sigma, _ECAL_E_MIN),
         (2, 1.0 - frac, _HCAL_REGIONS, _hcal_sigma, _HCAL_E_MIN),
     ):
-        dep = f > 0
-        ev, en, et, ph = _towers(c_event[dep], c_e[dep] * f[dep], c_eta[dep], c_phi[dep],
+        dep = fraction > 0
+        ev, en, et, ph = _towers(c_event[dep], c_e[dep] * fraction[dep], c_eta[dep], c_phi[dep],
                                  regions, sigma_fn, e_min, rng)
         tpt = en / np.cosh(et)
         out_p4.append(np.stack([en, tpt * np.cos(ph), tpt * np.sin(ph), tpt * np.sinh(et)],
@@ -218,3 +223,19 @@ def detector_response(px, py, pz, e, pid, charge, event, rng, *, return_kind=Fal
     if return_kind:
         return p4[order], ev[order], kind[order]
     return p4[order], ev[order]
+
+
+def detector_response(*args, **kwargs):
+    """Deprecated alias of :func:`apply_detector_response`.
+
+    .. deprecated:: 0.1
+       ``detector_response`` will be removed in 0.2; use
+       :func:`apply_detector_response`.
+    """
+    warnings.warn(
+        "detector_response was deprecated in 0.1 and will be removed in 0.2; use "
+        "jetad.datasets.apply_detector_response instead.",
+        FutureWarning,
+        stacklevel=2,
+    )
+    return apply_detector_response(*args, **kwargs)
