@@ -149,8 +149,10 @@ def test_background_rejection_zero_background():
         rej, err = background_rejection(
             y, s, 0.2, zero_background="bound", return_uncertainty=True
         )
-    assert rej == 4.0
-    assert err == pytest.approx(np.sqrt(0.25 * 0.75 / 4) / 0.25**2)
+    # the 68.27 % CL limit for 0 of N_B = 4 passing: eps_B < 1 - 0.3173^(1/4)
+    limit = 1 - (1 - 0.6826894921370859) ** (1 / 4)
+    assert rej == pytest.approx(1 / limit)
+    assert err == pytest.approx(np.sqrt(limit * (1 - limit) / 4) / limit**2)
     with pytest.warns(UndefinedMetricWarning):
         rej, err = background_rejection(y, s, 0.2, return_uncertainty=True)
     assert rej == np.inf and np.isnan(err)
@@ -337,11 +339,14 @@ def test_tagging_summary_matches_the_metrics():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         perfect = tagging_summary(y, y.astype(float))
-    assert perfect["auc"] == 1.0 and perfect["rejection"] == 500
+    # ... bounded by the 68.27 % CL limit, about N_B / 1.148, not N_B itself
+    assert perfect["auc"] == 1.0
+    assert perfect["rejection"] == pytest.approx(1 / (1 - (1 - 0.6826894921370859) ** (1 / 500)))
+    assert 500 / 1.16 < perfect["rejection"] < 500 / 1.14
     assert perfect["rejection_bounded"] is True and np.isnan(perfect["rejection_error"])
 
 
-@pytest.mark.parametrize("module", ["_roc", "_scorer", "_summary"])
+@pytest.mark.parametrize("module", ["_roc", "_scorer", "_summary", "_uncertainty"])
 def test_docstring_examples(module):
     import doctest
     import importlib
@@ -359,6 +364,9 @@ def test_public_names_unchanged_by_the_module_split():
         "background_rejection_scorer", "image_concentration", "make_anomaly_scorer",
         "max_significance_improvement", "max_sic_scorer", "roc_curve_anomaly",
         "significance_improvement", "tagging_summary",
+        # added with the uncertainties (issue 16) and the PyOD sign (issue 15)
+        "anomaly_score_sign", "background_rejection_interval",
+        "clopper_pearson_interval", "mean_std",
     ])
     for name in jetad.metrics.__all__:
         assert getattr(jetad.metrics, name) is not None

@@ -13,9 +13,23 @@ import numpy as np
 from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.metrics import roc_auc_score, roc_curve
 
+from ._uncertainty import (
+    ONE_SIGMA,
+    _check_confidence_level,
+    _zero_count_upper_limit,
+    clopper_pearson_interval,
+)
 from ._validation import _check_efficiency, _check_targets_scores
 
-__all__ = ["anomaly_auc", "background_rejection", "roc_curve_anomaly"]
+__all__ = [
+    "anomaly_auc",
+    "background_rejection",
+    "background_rejection_interval",
+    "roc_curve_anomaly",
+]
+
+#: Fewer background jets than this passing the cut flag a number as low-count.
+LOW_COUNT = 10
 
 
 _ZERO_BACKGROUND = ("warn", "inf", "bound")
@@ -143,6 +157,16 @@ def _background_efficiency_at(tpr, fpr, eff, interpolation):
     return f0 + frac * (f1 - f0)
 
 
+def _working_point(y_true, anomaly_scores, signal_efficiency, interpolation, pos_label):
+    """Validated ``(eff, eps_b, n_background)`` at the working point(s)."""
+    eff = _check_efficiency(signal_efficiency)
+    y_signal, scores, _ = _check_targets_scores(y_true, anomaly_scores, None, pos_label)
+    n_bkg = int(np.count_nonzero(~y_signal))
+    fpr, tpr, _ = roc_curve(y_signal, scores, drop_intermediate=False)
+    eps_b = np.asarray(_background_efficiency_at(tpr, fpr, eff, interpolation), dtype=float)
+    return eff, eps_b, n_bkg
+
+
 def background_rejection(
     y_true,
     anomaly_scores,
@@ -152,6 +176,7 @@ def background_rejection(
     interpolation="linear",
     zero_background="warn",
     pos_label=1,
+    confidence_level=ONE_SIGMA,
 ):
     """Background rejection 1/ε_B at a fixed signal efficiency ε_S.
 
@@ -189,14 +214,24 @@ def background_rejection(
         - ``"warn"``: ``inf``, with an
           :class:`~sklearn.exceptions.UndefinedMetricWarning`;
         - ``"inf"``: ``inf``, silently;
-        - ``"bound"``: the lower bound ``N_B`` (number of background samples),
-          i.e. ε_B replaced by ``1 / N_B`` — finite, useful as a model-selection
-          score.
+        - ``"bound"``: the lower limit on 1/ε_B at ``confidence_level``, i.e.
+          ε_B replaced by its one-sided upper limit for zero passing jets,
+          ``1 - (1 - CL)^(1/N_B)`` (N_B = number of background samples;
+          ≈ 1.148/N_B at CL = 68.27 %, so the bound is ≈ N_B/1.148) — finite,
+          useful as a model-selection score.
 
         Where ε_B = 0 the uncertainty is returned as ``nan`` (``"warn"`` and
-        ``"inf"``) or computed with ε_B = 1/N_B (``"bound"``).
+        ``"inf"``) or computed with ε_B at that limit (``"bound"``).
+
+        .. versionchanged:: 0.2
+           ``"bound"`` used to return N_B itself (ε_B = 1/N_B), which
+           overstates the rejection: no background in N_B jets is a 68 % CL
+           limit of ε_B < 1.148/N_B, not ε_B < 1/N_B.
     pos_label : int, float, bool or str, default=1
         Label of the signal class.
+    confidence_level : float, default=0.6827
+        Confidence level of the ``"bound"`` (ignored otherwise); the default
+        is the ±1σ Gaussian content.
 
     Returns
     -------
@@ -228,7 +263,9 @@ def background_rejection(
     It ignores the fluctuation of the threshold itself (set on the finite
     signal sample) and is meaningless when few background jets pass:
     ε_B⁻¹ = R needs about 100·R background jets for a ~10 % error. Sample
-    weights are not supported here for that reason.
+    weights are not supported here for that reason. For an asymmetric
+    (Clopper–Pearson) interval, the number of background jets that pass and a
+    low-count flag, use :func:`background_rejection_interval`.
 
     Examples
     --------
@@ -246,16 +283,15 @@ def background_rejection(
         raise ValueError(
             f"zero_background must be one of {_ZERO_BACKGROUND}, got {zero_background!r}."
         )
-    eff = _check_efficiency(signal_efficiency)
-    y_signal, scores, _ = _check_targets_scores(y_true, anomaly_scores, None, pos_label)
-    n_bkg = int(np.count_nonzero(~y_signal))
-    fpr, tpr, _ = roc_curve(y_signal, scores, drop_intermediate=False)
-    eps_b = np.asarray(_background_efficiency_at(tpr, fpr, eff, interpolation), dtype=float)
+    eff, eps_b, n_bkg = _working_point(
+        y_true, anomaly_scores, signal_efficiency, interpolation, pos_label
+    )
 
     zero = eps_b <= 0
     if np.any(zero):
         if zero_background == "bound":
-            eps_b = np.where(zero, 1.0 / n_bkg, eps_b)
+            cl = _check_confidence_level(confidence_level)
+            eps_b = np.where(zero, _zero_count_upper_limit(n_bkg, cl), eps_b)
         elif zero_background == "warn":
             warnings.warn(
                 "No background passes the cut at signal efficiency "
@@ -276,3 +312,151 @@ def background_rejection(
     if return_uncertainty:
         return rejection, uncertainty
     return rejection
+
+
+def background_rejection_interval(
+    y_true,
+    anomaly_scores,
+    signal_efficiency=0.2,
+    *,
+    confidence_level=ONE_SIGMA,
+    interpolation="linear",
+    pos_label=1,
+):
+    """1/ε_B at a signal efficiency with its counts and Clopper–Pearson interval.
+
+    Everything needed to quote a background rejection honestly: how many
+    background jets pass the cut, out of how many, the exact binomial
+    (Clopper–Pearson) interval on ε_B and hence on 1/ε_B, a flag when the
+    count is low, and a correct limit when no background jet passes.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        True labels; ``pos_label`` marks signal, any other label background.
+    anomaly_scores : array-like of shape (n_samples,)
+        Anomaly scores, higher = more anomalous.
+    signal_efficiency : float or array-like of float, default=0.2
+        Working point(s) ε_S, each in (0, 1].
+    confidence_level : float, default=0.6827
+        Probability content of the intervals (±1σ of a Gaussian by default).
+    interpolation : {"linear", "nearest"}, default="linear"
+        How ε_B is read off the ROC curve, as in :func:`background_rejection`.
+    pos_label : int, float, bool or str, default=1
+        Label of the signal class.
+
+    Returns
+    -------
+    result : dict
+        Floats (ints, bools) for a scalar ``signal_efficiency``, else arrays
+        of its shape:
+
+        ``signal_efficiency``
+            ε_S, the working point.
+        ``n_background``
+            N_B, the number of background jets (int).
+        ``n_background_pass``
+            k, the number of background jets that pass the cut (int): ε_B·N_B
+            rounded. It is a whole number except where the working point
+            falls on a diagonal ROC segment (tied scores); the interval uses
+            the unrounded effective count ε_B·N_B.
+        ``background_efficiency``
+            ε_B = k/N_B at the working point.
+        ``background_efficiency_low``, ``background_efficiency_high``
+            The Clopper–Pearson central interval on ε_B at
+            ``confidence_level`` (:func:`clopper_pearson_interval`). When
+            k = 0: ``[0, 1 - (1 - CL)^(1/N_B)]``, the **one-sided** upper
+            limit (≈ 1.148/N_B at 68.27 %).
+        ``rejection``
+            1/ε_B; when k = 0, the lower limit ``rejection_low`` (≈
+            N_B/1.148), not ``inf`` and not N_B.
+        ``rejection_low``, ``rejection_high``
+            The interval on 1/ε_B, ``1/background_efficiency_high`` and
+            ``1/background_efficiency_low``; ``rejection_high`` is ``inf``
+            when k = 0 (no upper limit).
+        ``rejection_error``
+            The symmetric binomial σ(1/ε_B) of :func:`background_rejection`;
+            NaN when k = 0.
+        ``bounded``
+            True when k = 0: ``rejection`` is a lower limit.
+        ``low_count``
+            True when k < 10 (``LOW_COUNT``): the symmetric error is
+            unreliable there, quote the interval.
+        ``confidence_level``
+            The confidence level used.
+
+    Raises
+    ------
+    ValueError
+        For invalid labels/scores, working points or options (see
+        :func:`background_rejection`).
+
+    See Also
+    --------
+    background_rejection : The point value (and symmetric error) alone.
+    clopper_pearson_interval : The interval on a binomial rate.
+    tagging_summary : AUC and these numbers at one working point.
+
+    Notes
+    -----
+    The interval treats the number of passing background jets as binomial
+    with N_B trials at a fixed threshold; the fluctuation of the threshold
+    (set on the finite signal sample) is not included.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from jetad.metrics import background_rejection_interval
+    >>> y = np.r_[np.zeros(100), np.ones(20)]
+    >>> s = np.r_[np.arange(100.0), np.full(10, 94.5), np.full(10, -1.0)]
+    >>> r = background_rejection_interval(y, s, 0.5)
+    >>> r["n_background_pass"], r["n_background"], r["rejection"], r["low_count"]
+    (5, 100, 20.0, True)
+    >>> round(r["rejection_low"], 1), round(r["rejection_high"], 1)
+    (12.1, 35.0)
+    """
+    if interpolation not in ("linear", "nearest"):
+        raise ValueError(
+            f"interpolation must be 'linear' or 'nearest', got {interpolation!r}."
+        )
+    cl = _check_confidence_level(confidence_level)
+    eff, eps_b, n_bkg = _working_point(
+        y_true, anomaly_scores, signal_efficiency, interpolation, pos_label
+    )
+    k_eff = eps_b * n_bkg
+    k_round = np.rint(k_eff)
+    k_eff = np.where(np.isclose(k_eff, k_round, rtol=0, atol=1e-9), k_round, k_eff)
+    k_eff = np.clip(k_eff, 0.0, n_bkg)
+    eps_b = k_eff / n_bkg
+    zero = k_eff <= 0
+    low, high = clopper_pearson_interval(k_eff, np.full(k_eff.shape, n_bkg), cl)
+    low, high = np.asarray(low, dtype=float), np.asarray(high, dtype=float)
+    high = np.where(zero, _zero_count_upper_limit(n_bkg, cl), high)
+    low = np.where(zero, 0.0, low)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rejection_low = 1.0 / high
+        rejection_high = np.where(low > 0, 1.0 / np.where(low > 0, low, 1.0), np.inf)
+        rejection = np.where(zero, rejection_low, 1.0 / np.where(zero, 1.0, eps_b))
+        sigma_eps = np.sqrt(eps_b * (1.0 - eps_b) / n_bkg)
+        error = np.where(zero, np.nan, sigma_eps / np.where(zero, 1.0, eps_b) ** 2)
+    out = {
+        "signal_efficiency": eff,
+        "n_background": n_bkg,
+        "n_background_pass": np.rint(k_eff).astype(np.int64),
+        "background_efficiency": eps_b,
+        "background_efficiency_low": low,
+        "background_efficiency_high": high,
+        "rejection": rejection,
+        "rejection_low": rejection_low,
+        "rejection_high": rejection_high,
+        "rejection_error": error,
+        "bounded": zero,
+        "low_count": k_eff < LOW_COUNT,
+        "confidence_level": cl,
+    }
+    if np.ndim(signal_efficiency) == 0:
+        casts = {"n_background_pass": int, "bounded": bool, "low_count": bool}
+        out = {key: value if key in ("n_background", "confidence_level")
+               else casts.get(key, float)(np.asarray(value).item())
+               for key, value in out.items()}
+    return out

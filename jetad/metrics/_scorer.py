@@ -9,17 +9,100 @@ from ._roc import anomaly_auc, background_rejection
 from ._sic import max_significance_improvement
 from ._validation import _check_efficiency
 
-__all__ = ["anomaly_auc_scorer", "background_rejection_scorer", "make_anomaly_scorer", "max_sic_scorer"]
+__all__ = [
+    "anomaly_auc_scorer",
+    "anomaly_score_sign",
+    "background_rejection_scorer",
+    "make_anomaly_scorer",
+    "max_sic_scorer",
+]
+
+
+def _final_step(estimator):
+    """The last step of a :class:`~sklearn.pipeline.Pipeline`, else ``estimator``."""
+    steps = getattr(estimator, "steps", None)
+    if isinstance(steps, list) and steps and isinstance(steps[-1], tuple):
+        last = steps[-1][-1]
+        if last not in (None, "passthrough"):
+            return _final_step(last)
+    return estimator
+
+
+def _is_pyod(estimator):
+    """True for a PyOD detector, recognised without importing pyod.
+
+    A class of ``pyod.*`` in the MRO (every PyOD model derives from
+    ``pyod.models.base.BaseDetector``), or the fitted attributes PyOD
+    documents for every detector (``decision_scores_``, ``threshold_``,
+    ``labels_``).
+    """
+    for cls in type(estimator).__mro__:
+        if (getattr(cls, "__module__", None) or "").split(".")[0] == "pyod":
+            return True
+    return all(hasattr(estimator, attr) for attr in ("decision_scores_", "threshold_", "labels_"))
+
+
+def anomaly_score_sign(estimator):
+    """Sign that turns an estimator's raw scores into higher = more anomalous.
+
+    Resolved on ``estimator`` (the last step of a
+    :class:`~sklearn.pipeline.Pipeline`):
+
+    1. a declared class or instance attribute ``_anomaly_score_sign``:
+       ``+1`` when the estimator's ``decision_function`` / ``score_samples``
+       are already higher = more anomalous, ``-1`` for sklearn's convention
+       (higher = more normal);
+    2. else ``+1`` for a PyOD model (``pyod.models.base.BaseDetector``:
+       ``decision_function`` is the outlier score, higher = more anomalous);
+    3. else ``-1`` (scikit-learn's outlier detectors).
+
+    Estimators with an ``anomaly_score`` method (jetad detectors,
+    :class:`~jetad.model_selection.BackgroundOnly`) are scored with it and
+    need no sign.
+
+    Parameters
+    ----------
+    estimator : estimator object
+        An outlier detector or a pipeline ending in one.
+
+    Returns
+    -------
+    sign : {1, -1}
+
+    Raises
+    ------
+    ValueError
+        If ``_anomaly_score_sign`` is declared with a value other than ±1.
+    """
+    final = _final_step(estimator)
+    declared = getattr(final, "_anomaly_score_sign", None)
+    if declared is not None:
+        if isinstance(declared, bool) or declared not in (1, -1):
+            raise ValueError(
+                f"{type(final).__name__}._anomaly_score_sign must be +1 (higher = more "
+                f"anomalous) or -1 (higher = more normal), got {declared!r}."
+            )
+        return int(declared)
+    return 1 if _is_pyod(final) else -1
 
 
 def _anomaly_scores(estimator, X):
-    """Anomaly scores (higher = more anomalous) from a fitted detector."""
+    """Anomaly scores (higher = more anomalous) from a fitted detector.
+
+    ``anomaly_score(X)`` if the estimator has it; else its
+    ``score_samples`` / ``decision_function`` oriented by
+    :func:`anomaly_score_sign`: with sign -1 (sklearn) ``-score_samples``,
+    falling back to ``-decision_function``; with sign +1 (PyOD or declared)
+    ``decision_function``, falling back to ``score_samples``.
+    """
     if hasattr(estimator, "anomaly_score"):
         return np.asarray(estimator.anomaly_score(X), dtype=np.float64)
-    if hasattr(estimator, "score_samples"):
-        return -np.asarray(estimator.score_samples(X), dtype=np.float64)
-    if hasattr(estimator, "decision_function"):
-        return -np.asarray(estimator.decision_function(X), dtype=np.float64)
+    sign = anomaly_score_sign(estimator)
+    order = ("score_samples", "decision_function") if sign < 0 else (
+        "decision_function", "score_samples")
+    for method in order:
+        if hasattr(estimator, method):
+            return sign * np.asarray(getattr(estimator, method)(X), dtype=np.float64)
     raise TypeError(
         f"{type(estimator).__name__} has none of anomaly_score, score_samples or "
         "decision_function; it cannot be scored as an anomaly detector."
@@ -69,9 +152,13 @@ def make_anomaly_scorer(metric="auc", *, signal_efficiency=0.2, pos_label=1, **k
 
     1. ``estimator.anomaly_score(X)`` if the estimator has it (jetad
        detectors, :class:`~jetad.model_selection.BackgroundOnly`);
-    2. else ``-estimator.score_samples(X)`` (sklearn outlier detectors,
-       pipelines ending in one);
-    3. else ``-estimator.decision_function(X)``;
+    2. else, for estimators whose scores are already higher = more
+       anomalous — PyOD models (``pyod.models.base.BaseDetector``) and any
+       estimator declaring ``_anomaly_score_sign = +1`` (see
+       :func:`anomaly_score_sign`) — ``estimator.decision_function(X)``
+       (or ``score_samples``);
+    3. else ``-estimator.score_samples(X)`` (sklearn outlier detectors,
+       pipelines ending in one), or ``-estimator.decision_function(X)``;
 
     and evaluates ``metric`` against ``y`` with signal = ``pos_label``. This
     avoids the sign trap of ``scoring="roc_auc"``, which feeds

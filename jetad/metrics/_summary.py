@@ -3,7 +3,8 @@
 import numpy as np
 from sklearn.utils import check_array
 
-from ._roc import anomaly_auc, background_rejection
+from ._roc import anomaly_auc, background_rejection_interval
+from ._uncertainty import ONE_SIGMA
 
 
 def image_concentration(X):
@@ -26,6 +27,18 @@ def image_concentration(X):
         ``mean(x²)`` over the pixels of each image. Use it (or its negative)
         as an anomaly score.
 
+    Raises
+    ------
+    ValueError
+        If ``X`` holds NaN or infinite values, or values so large that
+        ``mean(x²)`` exceeds the float64 range (|x| ≳ 1.3e154).
+
+    Notes
+    -----
+    Each image is scaled by its largest |x| before squaring,
+    ``mean(x²) = m² · mean((x/m)²)``, so no intermediate overflows or
+    underflows; only a result that is itself beyond float64 is refused.
+
     Examples
     --------
     >>> import numpy as np
@@ -36,14 +49,30 @@ def image_concentration(X):
     X = np.asarray(X)
     if X.ndim == 4:
         X = X.reshape(len(X), -1)
-    X = check_array(X, dtype=np.float64, input_name="X")
-    return np.mean(X ** 2, axis=1)
+    X = check_array(X, dtype=np.float64, input_name="X")  # refuses NaN and inf
+    scale = np.max(np.abs(X), axis=1)
+    safe = np.where(scale > 0, scale, 1.0)
+    with np.errstate(over="ignore"):
+        # (m · mean((x/m)²)) · m: mean((x/m)²) is in [1/n, 1], so only the last
+        # product can overflow, and only when the result itself is out of range
+        concentration = (safe * np.mean((X / safe[:, None]) ** 2, axis=1)) * safe
+    if not np.all(np.isfinite(concentration)):
+        bad = np.flatnonzero(~np.isfinite(concentration))
+        raise ValueError(
+            f"mean(x²) overflows float64 for {bad.size} image(s) (first: row {bad[0]}, "
+            f"max |x| = {scale[bad[0]]:.3g}); rescale the images (e.g. normalise "
+            "each to unit total pT)."
+        )
+    return concentration
 
 
-def tagging_summary(y_true, anomaly_scores, signal_efficiency=0.2, *, pos_label=1):
-    """AUC and background rejection at one working point, as a dict.
+def tagging_summary(y_true, anomaly_scores, signal_efficiency=0.2, *, pos_label=1,
+                    confidence_level=ONE_SIGMA):
+    """AUC and background rejection at one working point, with uncertainties, as a dict.
 
-    The row every jetad report and benchmark prints.
+    The row every jetad report and benchmark prints: the AUC, 1/ε_B at ε_S,
+    the number of background jets behind it and its Clopper–Pearson
+    interval (see :func:`background_rejection_interval`).
 
     Parameters
     ----------
@@ -55,35 +84,79 @@ def tagging_summary(y_true, anomaly_scores, signal_efficiency=0.2, *, pos_label=
         Working point ε_S of the background rejection.
     pos_label : int, default=1
         Label of the signal (anomaly) class.
+    confidence_level : float, default=0.6827
+        Probability content of the intervals and of the limit when no
+        background passes (±1σ of a Gaussian by default).
 
     Returns
     -------
     summary : dict
-        ``auc``; ``rejection``, 1/ε_B at ε_S interpolated on the ROC, and
-        ``rejection_error``, its binomial uncertainty; ``rejection_bounded``,
-        True when no background jet passes the cut, in which case
-        ``rejection`` is the lower bound N_B (the number of background jets)
-        and ``rejection_error`` is NaN.
+        ``auc``
+            :func:`anomaly_auc`.
+        ``rejection``
+            1/ε_B at ε_S, linearly interpolated on the ROC. When no
+            background jet passes the cut (``rejection_bounded``), the lower
+            limit on 1/ε_B at ``confidence_level``: ``1 / (1 - (1 -
+            CL)^(1/N_B))`` ≈ N_B/1.148.
+        ``rejection_error``
+            Symmetric binomial σ(1/ε_B) (:func:`background_rejection`); NaN
+            when bounded. Unreliable when ``low_count``: quote
+            ``rejection_low`` / ``rejection_high`` there.
+        ``rejection_bounded``
+            True when no background jet passes the cut.
+        ``rejection_low``, ``rejection_high``
+            Clopper–Pearson central interval on 1/ε_B at ``confidence_level``;
+            when bounded, ``rejection_low == rejection`` and
+            ``rejection_high`` is ``inf``.
+        ``n_background``, ``n_background_pass``
+            N_B and the number of background jets that pass the cut (ints).
+        ``background_efficiency``, ``background_efficiency_low``, ``background_efficiency_high``
+            ε_B and its interval (one-sided ``[0, limit]`` when bounded).
+        ``low_count``
+            True when fewer than 10 background jets pass.
+        ``signal_efficiency``, ``confidence_level``
+            The working point and the confidence level used.
+
+        .. versionchanged:: 0.2
+           When bounded, ``rejection`` is the 68.27 % CL lower limit
+           ≈ N_B/1.148; it used to be N_B itself, which overstates the
+           rejection. All keys but the first four are new.
 
     See Also
     --------
-    anomaly_auc, background_rejection
+    anomaly_auc, background_rejection, background_rejection_interval, mean_std
 
     Examples
     --------
     >>> from jetad.metrics import tagging_summary
-    >>> summary = tagging_summary([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8], signal_efficiency=0.5)
+    >>> y = [0, 0, 0, 0, 1, 1]
+    >>> summary = tagging_summary(y, [0.1, 0.2, 0.3, 0.9, 0.5, 0.8], signal_efficiency=0.5)
     >>> round(summary["auc"], 2), summary["rejection"]
-    (0.75, 2.0)
+    (0.75, 4.0)
+    >>> summary["n_background_pass"], summary["n_background"], summary["low_count"]
+    (1, 4, True)
+    >>> perfect = tagging_summary(y, [0, 0, 0, 0, 1, 1])  # no background passes
+    >>> perfect["rejection_bounded"], round(perfect["rejection"], 2)  # 1 / (1 - 0.3173**(1/4))
+    (True, 4.01)
     """
-    rejection, error = background_rejection(
-        y_true, anomaly_scores, signal_efficiency, return_uncertainty=True,
-        zero_background="inf", pos_label=pos_label)
-    bounded = bool(np.isinf(rejection))
-    if bounded:
-        rejection = background_rejection(y_true, anomaly_scores, signal_efficiency,
-                                         zero_background="bound", pos_label=pos_label)
-        error = np.nan
-    return {"auc": float(anomaly_auc(y_true, anomaly_scores, pos_label=pos_label)),
-            "rejection": float(rejection), "rejection_error": float(error),
-            "rejection_bounded": bounded}
+    details = background_rejection_interval(
+        y_true, anomaly_scores, signal_efficiency, confidence_level=confidence_level,
+        pos_label=pos_label)
+    if np.ndim(details["rejection"]) != 0:
+        raise ValueError("tagging_summary needs a scalar signal_efficiency.")
+    return {
+        "auc": float(anomaly_auc(y_true, anomaly_scores, pos_label=pos_label)),
+        "rejection": details["rejection"],
+        "rejection_error": details["rejection_error"],
+        "rejection_bounded": details["bounded"],
+        "rejection_low": details["rejection_low"],
+        "rejection_high": details["rejection_high"],
+        "n_background": details["n_background"],
+        "n_background_pass": details["n_background_pass"],
+        "background_efficiency": details["background_efficiency"],
+        "background_efficiency_low": details["background_efficiency_low"],
+        "background_efficiency_high": details["background_efficiency_high"],
+        "low_count": details["low_count"],
+        "signal_efficiency": details["signal_efficiency"],
+        "confidence_level": details["confidence_level"],
+    }

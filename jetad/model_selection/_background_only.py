@@ -49,9 +49,12 @@ class BackgroundOnly(OutlierMixin, MetaEstimatorMixin, BaseEstimator):
     ----------
     detector : estimator object
         The anomaly detector (or a :class:`~sklearn.pipeline.Pipeline` ending
-        in one) to fit, following sklearn's outlier-detector API
-        (``score_samples`` higher = more normal). Its parameters are searched
-        as ``detector__<param>``.
+        in one) to fit: a jetad detector, a scikit-learn outlier detector
+        (``score_samples`` higher = more normal), a PyOD model
+        (``decision_function`` higher = more anomalous) or any estimator
+        declaring its orientation with ``_anomaly_score_sign`` (see
+        :func:`jetad.metrics.anomaly_score_sign`). Its parameters are
+        searched as ``detector__<param>``.
     background_label : int, float, bool or str, default=0
         Label of the background class in ``y``; all other rows (signal) are
         dropped before fitting.
@@ -82,6 +85,11 @@ class BackgroundOnly(OutlierMixin, MetaEstimatorMixin, BaseEstimator):
     so 3-D constituent arrays and lists of variable-length jets pass through
     to a pipeline that starts with a jet transformer. Sample-aligned fit
     parameters (e.g. ``sample_weight``) are filtered with the same mask.
+
+    ``score_samples``, ``decision_function`` and ``predict`` delegate
+    unchanged, in the wrapped detector's own convention (for a PyOD model
+    ``predict`` gives 1 for outliers, 0 for inliers); :meth:`anomaly_score`
+    and :meth:`score` are oriented for every supported detector.
 
     **Pass a stratified splitter as** ``cv``: ``BackgroundOnly`` is an
     outlier detector, not a classifier, so ``GridSearchCV(..., cv=5)`` uses an
@@ -244,8 +252,12 @@ class BackgroundOnly(OutlierMixin, MetaEstimatorMixin, BaseEstimator):
     def anomaly_score(self, X):
         """Anomaly score, higher = more anomalous.
 
-        ``detector_.anomaly_score(X)`` if the detector has it, else
-        ``-detector_.score_samples(X)``.
+        ``detector_.anomaly_score(X)`` if the detector has it; else its
+        ``score_samples`` / ``decision_function`` oriented by
+        :func:`jetad.metrics.anomaly_score_sign`: ``decision_function(X)``
+        for PyOD models and estimators declaring ``_anomaly_score_sign = +1``,
+        ``-score_samples(X)`` (or ``-decision_function(X)``) for sklearn
+        outlier detectors.
 
         Parameters
         ----------
@@ -256,10 +268,10 @@ class BackgroundOnly(OutlierMixin, MetaEstimatorMixin, BaseEstimator):
         -------
         scores : ndarray of shape (n_samples,), dtype float64
         """
+        from ..metrics._scorer import _anomaly_scores
+
         check_is_fitted(self)
-        if hasattr(self.detector_, "anomaly_score"):
-            return np.asarray(self.detector_.anomaly_score(X), dtype=np.float64)
-        return -np.asarray(self.detector_.score_samples(X), dtype=np.float64)
+        return _anomaly_scores(self.detector_, X)
 
     @available_if(_detector_has("encode"))
     def encode(self, X):
