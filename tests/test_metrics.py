@@ -149,10 +149,8 @@ def test_background_rejection_zero_background():
         rej, err = background_rejection(
             y, s, 0.2, zero_background="bound", return_uncertainty=True
         )
-    # the 68.27 % CL limit for 0 of N_B = 4 passing: eps_B < 1 - 0.3173^(1/4)
-    limit = 1 - (1 - 0.6826894921370859) ** (1 / 4)
-    assert rej == pytest.approx(1 / limit)
-    assert err == pytest.approx(np.sqrt(limit * (1 - limit) / 4) / limit**2)
+    assert rej == 4.0
+    assert err == pytest.approx(np.sqrt(0.25 * 0.75 / 4) / 0.25**2)
     with pytest.warns(UndefinedMetricWarning):
         rej, err = background_rejection(y, s, 0.2, return_uncertainty=True)
     assert rej == np.inf and np.isnan(err)

@@ -79,9 +79,17 @@ def test_zero_passing_gives_the_one_sided_limit_not_n_background(n_background):
     if n_background >= 100:  # the large-N form: N_B / -ln(1 - CL) = N_B / 1.148
         assert summary["rejection"] < n_background
         assert summary["rejection"] == pytest.approx(n_background / -np.log(1 - CL), rel=0.01)
-    # the same number from background_rejection(zero_background="bound")
-    assert background_rejection(y, s, 0.5, zero_background="bound") == pytest.approx(
-        summary["rejection"])
+    # the same number from background_rejection(zero_background="limit") ...
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        rej, err = background_rejection(y, s, 0.5, zero_background="limit",
+                                        return_uncertainty=True)
+    assert rej == pytest.approx(summary["rejection"])
+    assert err == pytest.approx(np.sqrt(limit * (1 - limit) / n_background) / limit**2)
+    assert background_rejection(y, s, [0.5, 0.5], zero_background="limit") == pytest.approx(
+        [summary["rejection"]] * 2)
+    # ... while "bound" keeps its old meaning, N_B (not a confidence limit)
+    assert background_rejection(y, s, 0.5, zero_background="bound") == n_background
 
 
 def test_zero_passing_limit_at_another_confidence_level():
@@ -92,6 +100,10 @@ def test_zero_passing_limit_at_another_confidence_level():
     assert summary["confidence_level"] == 0.68
     with pytest.raises(ValueError, match="confidence_level"):
         tagging_summary(y, s, 0.5, confidence_level=68)
+    with pytest.raises(ValueError, match="confidence_level"):
+        background_rejection(y, s, 0.5, zero_background="limit", confidence_level=0)
+    assert background_rejection(y, s, 0.5, zero_background="limit",
+                                confidence_level=0.68) == pytest.approx(summary["rejection"])
 
 
 # --------------------------------------------------------- counts and flags

@@ -32,7 +32,7 @@ __all__ = [
 LOW_COUNT = 10
 
 
-_ZERO_BACKGROUND = ("warn", "inf", "bound")
+_ZERO_BACKGROUND = ("warn", "inf", "bound", "limit")
 
 
 def anomaly_auc(y_true, anomaly_scores, *, sample_weight=None, pos_label=1):
@@ -207,30 +207,33 @@ def background_rejection(
         ``"nearest"``: take ε_B at the ROC point whose ε_S is closest to the
         working point (ties: the first, i.e. tightest, one); this is what the
         heidelberg-hepml NAE code does (``1/fpr[argmin |tpr - 0.3|]``).
-    zero_background : {"warn", "inf", "bound"}, default="warn"
+    zero_background : {"warn", "inf", "bound", "limit"}, default="warn"
         What to return where ε_B = 0 at the working point (no background jet
         passes the cut, typical for small test sets and strong detectors):
 
         - ``"warn"``: ``inf``, with an
           :class:`~sklearn.exceptions.UndefinedMetricWarning`;
         - ``"inf"``: ``inf``, silently;
-        - ``"bound"``: the lower limit on 1/ε_B at ``confidence_level``, i.e.
+        - ``"limit"``: the lower limit on 1/ε_B at ``confidence_level``, i.e.
           ε_B replaced by its one-sided upper limit for zero passing jets,
           ``1 - (1 - CL)^(1/N_B)`` (N_B = number of background samples;
-          ≈ 1.148/N_B at CL = 68.27 %, so the bound is ≈ N_B/1.148) — finite,
-          useful as a model-selection score.
+          ≈ 1.148/N_B at CL = 68.27 %, so the limit is ≈ N_B/1.148) — the
+          number to quote, as :func:`tagging_summary` does;
+        - ``"bound"``: N_B, i.e. ε_B replaced by ``1 / N_B`` — finite and
+          monotone in N_B, kept as a model-selection score and for
+          compatibility, but **not a confidence limit**: it overstates the
+          68 % CL limit by ≈ 15 %. Quote ``"limit"`` instead.
 
         Where ε_B = 0 the uncertainty is returned as ``nan`` (``"warn"`` and
-        ``"inf"``) or computed with ε_B at that limit (``"bound"``).
+        ``"inf"``) or computed with the substituted ε_B (``"bound"``,
+        ``"limit"``).
 
-        .. versionchanged:: 0.2
-           ``"bound"`` used to return N_B itself (ε_B = 1/N_B), which
-           overstates the rejection: no background in N_B jets is a 68 % CL
-           limit of ε_B < 1.148/N_B, not ε_B < 1/N_B.
+        .. versionadded:: 0.2
+           ``"limit"``.
     pos_label : int, float, bool or str, default=1
         Label of the signal class.
     confidence_level : float, default=0.6827
-        Confidence level of the ``"bound"`` (ignored otherwise); the default
+        Confidence level of the ``"limit"`` (ignored otherwise); the default
         is the ±1σ Gaussian content.
 
     Returns
@@ -289,9 +292,11 @@ def background_rejection(
 
     zero = eps_b <= 0
     if np.any(zero):
-        if zero_background == "bound":
+        if zero_background == "limit":
             cl = _check_confidence_level(confidence_level)
             eps_b = np.where(zero, _zero_count_upper_limit(n_bkg, cl), eps_b)
+        elif zero_background == "bound":
+            eps_b = np.where(zero, 1.0 / n_bkg, eps_b)
         elif zero_background == "warn":
             warnings.warn(
                 "No background passes the cut at signal efficiency "

@@ -23,7 +23,7 @@ def _final_step(estimator):
     steps = getattr(estimator, "steps", None)
     if isinstance(steps, list) and steps and isinstance(steps[-1], tuple):
         last = steps[-1][-1]
-        if last not in (None, "passthrough"):
+        if last is not None and not (isinstance(last, str) and last == "passthrough"):
             return _final_step(last)
     return estimator
 
@@ -179,7 +179,7 @@ def make_anomaly_scorer(metric="auc", *, signal_efficiency=0.2, pos_label=1, **k
         Label of the signal class in ``y``.
     **kwargs : dict
         Further keyword arguments of the metric, e.g.
-        ``zero_background="bound"`` or ``min_background_count=20``.
+        ``zero_background="limit"`` or ``min_background_count=20``.
 
     Returns
     -------

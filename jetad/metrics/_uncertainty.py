@@ -55,9 +55,9 @@ def clopper_pearson_interval(k, n, confidence_level=ONE_SIGMA):
         Number of passing trials, ``0 <= k <= n``.
     n : int or array-like of int
         Number of trials, ``n >= 1``.
-    confidence_level : float, default=ONE_SIGMA
-        Probability content of the interval, in (0, 1); the default
-        0.6827 is the ±1σ content of a Gaussian.
+    confidence_level : float, default=0.6827
+        Probability content of the interval, in (0, 1); the default,
+        ``erf(1/√2)`` = 0.682689..., is the ±1σ content of a Gaussian.
 
     Returns
     -------
