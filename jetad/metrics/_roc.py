@@ -228,7 +228,7 @@ def background_rejection(
         ``"inf"``) or computed with the substituted ε_B (``"bound"``,
         ``"limit"``).
 
-        .. versionadded:: 0.2
+        .. versionadded:: 0.1.0
            ``"limit"``.
     pos_label : int, float, bool or str, default=1
         Label of the signal class.
@@ -301,9 +301,10 @@ def background_rejection(
             warnings.warn(
                 "No background passes the cut at signal efficiency "
                 f"{eff[zero].tolist()}: ε_B = 0 and the background rejection is "
-                f"unbounded (returned as inf; it is at least N_B = {n_bkg}). Use "
-                "more background, a lower signal efficiency, or "
-                "zero_background='bound'.",
+                f"unbounded (returned as inf; with N_B = {n_bkg} background jets its "
+                "68.27 % CL lower limit is "
+                f"{1 / _zero_count_upper_limit(n_bkg, ONE_SIGMA):.4g}). Use more "
+                "background, a lower signal efficiency, or zero_background='limit'.",
                 UndefinedMetricWarning,
                 stacklevel=2,
             )

@@ -68,11 +68,25 @@ def anomaly_score_sign(estimator):
     Returns
     -------
     sign : {1, -1}
+        ``+1``: use ``decision_function`` (or ``score_samples``) as it is;
+        ``-1``: negate ``score_samples`` (or ``decision_function``).
 
     Raises
     ------
     ValueError
         If ``_anomaly_score_sign`` is declared with a value other than ±1.
+
+    Examples
+    --------
+    >>> from sklearn.ensemble import IsolationForest
+    >>> from sklearn.base import BaseEstimator
+    >>> from jetad.metrics import anomaly_score_sign
+    >>> anomaly_score_sign(IsolationForest())
+    -1
+    >>> class Distance(BaseEstimator):
+    ...     _anomaly_score_sign = +1  # decision_function: higher = more anomalous
+    >>> anomaly_score_sign(Distance())
+    1
     """
     final = _final_step(estimator)
     declared = getattr(final, "_anomaly_score_sign", None)

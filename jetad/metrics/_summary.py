@@ -31,11 +31,11 @@ def image_concentration(X):
     ------
     ValueError
         If ``X`` holds NaN or infinite values, or values so large that
-        ``mean(x²)`` exceeds the float64 range (|x| ≳ 1.3e154).
+        ``mean(x²)`` exceeds the float64 range (``|x|`` ≳ 1.3e154).
 
     Notes
     -----
-    Each image is scaled by its largest |x| before squaring,
+    Each image is scaled by its largest ``|x|`` before squaring,
     ``mean(x²) = m² · mean((x/m)²)``, so no intermediate overflows or
     underflows; only a result that is itself beyond float64 is refused.
 
@@ -117,7 +117,7 @@ def tagging_summary(y_true, anomaly_scores, signal_efficiency=0.2, *, pos_label=
         ``signal_efficiency``, ``confidence_level``
             The working point and the confidence level used.
 
-        .. versionchanged:: 0.2
+        .. versionchanged:: 0.1.0
            When bounded, ``rejection`` is the 68.27 % CL lower limit
            ≈ N_B/1.148; it used to be N_B itself, which overstates the
            rejection. All keys but the first four are new.

@@ -267,6 +267,7 @@ class BackgroundOnly(OutlierMixin, MetaEstimatorMixin, BaseEstimator):
         Returns
         -------
         scores : ndarray of shape (n_samples,), dtype float64
+            Higher = more anomalous.
         """
         from ..metrics._scorer import _anomaly_scores
 
