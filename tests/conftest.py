@@ -25,15 +25,10 @@ N_TOP = 2000
 def _generated(kind, n_jets, seed, tmp_path_factory):
     pytest.importorskip("pythia8mc")
     pytest.importorskip("fastjet")
-    from jetad.datasets import generate_jets, load_jets
+    from jetad.datasets import fetch_generated
 
-    cache = os.environ.get("JETAD_TEST_CACHE")
-    folder = cache if cache else str(tmp_path_factory.getbasetemp())
-    os.makedirs(folder, exist_ok=True)
-    path = os.path.join(folder, f"{kind}_{n_jets}_{seed}.h5")
-    if not os.path.exists(path):
-        generate_jets(kind, n_jets, random_state=seed, n_jobs=2, output=path, progress=False)
-    X, _ = load_jets(path)
+    cache = os.environ.get("JETAD_TEST_CACHE") or str(tmp_path_factory.getbasetemp())
+    X, _ = fetch_generated(kind, n_jets, random_state=seed, cache_dir=cache, n_jobs=2)
     return X
 
 

@@ -5,6 +5,7 @@ that need them, so ``import jetad.datasets`` works without them.
 """
 
 from ._cards import KINDS, default_card
+from ._fetch import fetch_generated
 from ._generate import generate_jets
 from ._io import load_jets, save_jets
 from ._mixing import make_contaminated_sample
@@ -15,6 +16,7 @@ __all__ = [
     "KINDS",
     "apply_detector_response",
     "default_card",
+    "fetch_generated",
     "detector_response",
     "generate_jets",
     "load_jets",
