@@ -80,8 +80,10 @@ class BackgroundOnly(OutlierMixin, MetaEstimatorMixin, BaseEstimator):
 
     Notes
     -----
-    ``y`` is required: fitting without labels is what the wrapped detector
-    does on its own. ``X`` is not validated here (the detector validates it),
+    Without labels (``y=None``) every row of ``X`` is taken as background
+    and the fit is the wrapped detector's own fit on all of ``X``; this is
+    also what lets scikit-learn's estimator checks, which fit outlier
+    detectors without ``y``, run on ``BackgroundOnly``. ``X`` is not validated here (the detector validates it),
     so 3-D constituent arrays and lists of variable-length jets pass through
     to a pipeline that starts with a jet transformer. Sample-aligned fit
     parameters (e.g. ``sample_weight``) are filtered with the same mask.
@@ -123,7 +125,7 @@ class BackgroundOnly(OutlierMixin, MetaEstimatorMixin, BaseEstimator):
         self.detector = detector
         self.background_label = background_label
 
-    def fit(self, X, y, **fit_params):
+    def fit(self, X, y=None, **fit_params):
         """Fit a clone of ``detector`` on the rows of ``X`` labelled background.
 
         Parameters
@@ -132,8 +134,9 @@ class BackgroundOnly(OutlierMixin, MetaEstimatorMixin, BaseEstimator):
             Training data with signal and background; anything the detector
             accepts and that :func:`sklearn.utils._safe_indexing` can index by
             rows.
-        y : array-like of shape (n_samples,)
-            Labels; rows equal to ``background_label`` are kept.
+        y : array-like of shape (n_samples,) or None, default=None
+            Labels; rows equal to ``background_label`` are kept. ``None``
+            means all rows are background (no row is dropped).
         **fit_params : dict
             Passed to ``detector.fit``; sample-aligned arrays are filtered
             like ``X``. With metadata routing enabled, only parameters the
@@ -144,28 +147,11 @@ class BackgroundOnly(OutlierMixin, MetaEstimatorMixin, BaseEstimator):
         self : object
             The fitted meta-estimator.
         """
-        if y is None:
-            raise ValueError(
-                f"{type(self).__name__} requires y to select the background rows "
-                f"(y == {self.background_label!r}); got y=None. To fit on all rows, "
-                "fit the detector directly."
-            )
         if not hasattr(self.detector, "fit"):
             raise TypeError(
                 f"detector must be an estimator with a fit method, got {self.detector!r}."
             )
-        y = column_or_1d(y, warn=True)
-        check_consistent_length(X, y)
-        n_samples = y.shape[0]
-        mask = y == self.background_label
-        if mask.shape != y.shape:  # comparison of str labels with a number
-            mask = np.zeros(n_samples, dtype=bool)
-        rows = np.flatnonzero(mask)
-        if rows.size == 0:
-            raise ValueError(
-                f"No background rows: no label equals background_label="
-                f"{self.background_label!r}; labels are {np.unique(y)[:10].tolist()}."
-            )
+        rows, n_samples = self._background_rows(X, y)
         if _routing_enabled():
             params = process_routing(self, "fit", **fit_params).detector.fit
         else:
@@ -179,6 +165,25 @@ class BackgroundOnly(OutlierMixin, MetaEstimatorMixin, BaseEstimator):
         self.detector_.fit(_safe_indexing(X, rows), **params)
         self.n_background_ = int(rows.size)
         return self
+
+    def _background_rows(self, X, y):
+        """Row indices of the background in ``X`` (all rows when ``y`` is None)."""
+        if y is None:
+            n_samples = _num_samples(X)
+            return np.arange(n_samples), n_samples
+        y = column_or_1d(y, warn=True)
+        check_consistent_length(X, y)
+        n_samples = y.shape[0]
+        mask = y == self.background_label
+        if mask.shape != y.shape:  # comparison of str labels with a number
+            mask = np.zeros(n_samples, dtype=bool)
+        rows = np.flatnonzero(mask)
+        if rows.size == 0:
+            raise ValueError(
+                f"No background rows: no label equals background_label="
+                f"{self.background_label!r}; labels are {np.unique(y)[:10].tolist()}."
+            )
+        return rows, n_samples
 
     # -- delegation --------------------------------------------------------- #
     @available_if(_detector_has("score_samples"))
@@ -230,14 +235,14 @@ class BackgroundOnly(OutlierMixin, MetaEstimatorMixin, BaseEstimator):
         return self.detector_.predict(X)
 
     @available_if(_detector_has("predict"))
-    def fit_predict(self, X, y, **fit_params):
+    def fit_predict(self, X, y=None, **fit_params):
         """Fit on the background rows of ``X``, then predict all of ``X``.
 
         Parameters
         ----------
         X : array-like
             Samples.
-        y : array-like of shape (n_samples,)
+        y : array-like of shape (n_samples,) or None, default=None
             Labels, see :meth:`fit`.
         **fit_params : dict
             See :meth:`fit`.
@@ -367,7 +372,7 @@ class BackgroundOnly(OutlierMixin, MetaEstimatorMixin, BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.target_tags.required = True
+        tags.target_tags.required = False  # y=None: all rows are background
         try:
             inner = get_tags(self.detector)
         except (TypeError, AttributeError, ValueError):
