@@ -4,6 +4,7 @@
 # SPDX-License-Identifier: BSD-3-Clause
 
 import numpy as np
+from scipy import sparse
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, OutlierMixin, clone
 from sklearn.utils import _safe_indexing, check_consistent_length, column_or_1d, get_tags
 from sklearn.utils.metadata_routing import (
@@ -151,18 +152,20 @@ class BackgroundOnly(OutlierMixin, MetaEstimatorMixin, BaseEstimator):
             raise TypeError(
                 f"detector must be an estimator with a fit method, got {self.detector!r}."
             )
+        if sparse.issparse(X):  # e.g. DIA and COO cannot be indexed by rows
+            X = X.tocsr()
         rows, n_samples = self._background_rows(X, y)
         if _routing_enabled():
             params = process_routing(self, "fit", **fit_params).detector.fit
         else:
             params = fit_params
         params = {
-            key: _safe_indexing(value, rows) if _is_sample_aligned(value, n_samples)
-            else value
+            key: _safe_indexing(value, rows)
+            if y is not None and _is_sample_aligned(value, n_samples) else value
             for key, value in params.items()
         }
         self.detector_ = clone(self.detector)
-        self.detector_.fit(_safe_indexing(X, rows), **params)
+        self.detector_.fit(X if y is None else _safe_indexing(X, rows), **params)
         self.n_background_ = int(rows.size)
         return self
 
