@@ -84,9 +84,11 @@ class BackgroundOnly(OutlierMixin, MetaEstimatorMixin, BaseEstimator):
     Without labels (``y=None``) every row of ``X`` is taken as background
     and the fit is the wrapped detector's own fit on all of ``X``; this is
     also what lets scikit-learn's estimator checks, which fit outlier
-    detectors without ``y``, run on ``BackgroundOnly``. ``X`` is not validated here (the detector validates it),
-    so 3-D constituent arrays and lists of variable-length jets pass through
-    to a pipeline that starts with a jet transformer. Sample-aligned fit
+    detectors without ``y``, run on ``BackgroundOnly``.
+
+    ``X`` is not validated here (the detector validates it), so 3-D
+    constituent arrays and lists of variable-length jets pass through to a
+    pipeline that starts with a jet transformer. Sample-aligned fit
     parameters (e.g. ``sample_weight``) are filtered with the same mask.
 
     ``score_samples``, ``decision_function`` and ``predict`` delegate
