@@ -10,8 +10,10 @@ held-out jets:
 * ``mean(x^2)`` and ``-mean(x^2)``: the trivial image-concentration score with
   both signs (any detector must be read beside it),
 
-each with the AUC and the background rejection 1/eps_B at eps_S = 0.2
-(``jetad.metrics.tagging_summary``), the wall time per phase, and the AUC of
+each with the AUC and the background rejection 1/eps_B at eps_S = 0.2 with its
+Clopper-Pearson interval and the number of test background jets passing the cut
+(``jetad.model_selection.evaluate_detector`` / ``summarize_scores``, the keys of
+``jetad.metrics.tagging_summary``), the wall time per phase, and the AUC of
 every stored NAE checkpoint against its training time (evaluated after
 training on ``--curve-n-test`` jets per class; labels never enter training or
 selection).
@@ -27,7 +29,9 @@ The paper's protocol is ``--n-train 100000 --n-test 40000 --seeds 0 1 2
 --preset paper`` (hours per model on a GPU). The CPU table in
 ``benchmarks/results/nae.md`` used two generated files per class; its
 commands are in the README ("Measured on this project's 2-core CPU machines"). A run with fewer than 100k training or 20k test jets per
-class must be marked ``--reduced``.
+class must be marked ``--reduced``. Without ``--qcd`` / ``--top`` the jets come
+from ``jetad.datasets.fetch_generated`` (simulated once into ``--cache-dir``,
+default the jetad data home ``$JETAD_CACHE`` or ``~/.cache/jetad``).
 """
 
 import argparse
@@ -43,28 +47,28 @@ import torch
 
 import jetad
 from jetad import JetImager, NAEDetector
-from jetad.datasets import generate_jets, load_jets
+from jetad.datasets import fetch_generated, load_jets
 from jetad.datasets._io import atomic_path
-from jetad.metrics import image_concentration, tagging_summary
+from jetad.metrics import mean_std
+from jetad.model_selection import evaluate_detector, summarize_scores, trivial_baseline_scores
 
 PAPER = {
     "top": {"NAE": {"auc": 0.91, "rejection": 80}, "AE": {"auc": 0.875, "rejection": 68}},
     "qcd": {"NAE": {"auc": 0.89, "rejection": 350}, "AE": {"auc": 0.579, "rejection": 12}},
 }
 MODELS = ("AE", "NAE", "mean_x2", "minus_mean_x2")
+BASELINES = {"mean(x²)": "mean_x2", "−mean(x²)": "minus_mean_x2"}  # name -> MODELS key
+HERE = os.path.dirname(os.path.abspath(__file__))
 DIRECTIONS = {"top": ("qcd", "top"), "qcd": ("top", "qcd")}  # signal: (background, signal)
 INFO_KEYS = ("kind", "seed", "n_jets", "n_events", "versions", "selection_efficiency",
              "generation_seconds")
 
 
 def _jets(paths, kind, n, seed, cache_dir):
-    """The first ``n`` jets of the concatenated files (generated and cached when none)."""
+    """The first ``n`` jets of the concatenated files (``fetch_generated`` when none)."""
     if not paths:
-        os.makedirs(cache_dir, exist_ok=True)
-        path = os.path.join(cache_dir, f"{kind}_{n}_{seed}.h5")
-        if not os.path.exists(path):
-            generate_jets(kind, n, random_state=seed, n_jobs=2, output=path, progress=False)
-        paths = [path]
+        X, info = fetch_generated(kind, n, random_state=seed, cache_dir=cache_dir, n_jobs=2)
+        return X, [{"path": info["path"], **{k: info[k] for k in INFO_KEYS if k in info}}]
     parts, sources = [], []
     for path in paths:
         X, info = load_jets(path)
@@ -80,11 +84,6 @@ def _jets(paths, kind, n, seed, cache_dir):
     if len(X) < n:
         raise ValueError(f"{paths} hold {len(X)} {kind} jets, {n} requested")
     return X[:n], sources
-
-
-def _metrics(e_bkg, e_sig):
-    y = np.r_[np.zeros(len(e_bkg)), np.ones(len(e_sig))]
-    return tagging_summary(y, np.r_[e_bkg, e_sig], 0.2)
 
 
 def _config(args, params):
@@ -103,35 +102,42 @@ def _write_json(path, obj):
             json.dump(obj, fh, indent=1, allow_nan=True)
 
 
+def _test_set(X_bkg, X_sig):
+    return np.concatenate([X_bkg, X_sig]), np.r_[np.zeros(len(X_bkg)), np.ones(len(X_sig))]
+
+
 def _one_run(images, background, signal, seed, params, args):
     n_need = args.n_train + args.n_test
     X_train = images[background][: args.n_train]
     X_bkg = images[background][args.n_train: n_need]
     X_sig = images[signal][args.n_train: n_need]
-    t0 = time.perf_counter()
-    det = NAEDetector(random_state=seed, **params).fit(X_train)
-    fit_time = time.perf_counter() - t0
+    X_test, y_test = _test_set(X_bkg, X_sig)
+    det = NAEDetector(random_state=seed, **params)
+    nae = evaluate_detector(det, X_train, X_test, y_test)
+    nae.pop("anomaly_scores")
     res = {"signal": signal, "background": background, "seed": seed,
            "pretrain_time_s": det.pretrain_time_, "nae_time_s": det.nae_time_,
-           "fit_time_s": fit_time, "pretrain_best_epoch": det.pretrain_best_epoch_,
+           "fit_time_s": nae.pop("fit_seconds"), "pretrain_best_epoch": det.pretrain_best_epoch_,
            "best_iteration": det.best_iteration_, "n_nae_iterations": det.n_nae_iterations_,
            "collapsed": det.collapsed_, "energy_scale": det.energy_scale_,
            "chain_temperatures": det.chain_temperatures_, "threads": torch.get_num_threads()}
-    t1 = time.perf_counter()
-    res["NAE"] = _metrics(det.anomaly_score(X_bkg), det.anomaly_score(X_sig))
-    res["score_time_s"] = time.perf_counter() - t1
-    res["AE"] = _metrics(-det.score_samples_pretrained(X_bkg), -det.score_samples_pretrained(X_sig))
-    c_bkg, c_sig = image_concentration(X_bkg), image_concentration(X_sig)
-    res["mean_x2"] = _metrics(c_bkg, c_sig)
-    res["minus_mean_x2"] = _metrics(-c_bkg, -c_sig)
+    res["score_time_s"] = nae.pop("score_seconds")
+    res["NAE"] = nae
+    res["AE"] = summarize_scores(y_test, -det.score_samples_pretrained(X_test))
+    for name, scores in trivial_baseline_scores(X_test).items():
+        res[BASELINES[name]] = summarize_scores(y_test, scores)
     m = args.curve_n_test
+    X_curve, y_curve = _test_set(X_bkg[:m], X_sig[:m])
     curve = []
     for ck in det.checkpoints_:
         det.load_checkpoint(ck["iteration"])
         row = next(r for r in det.history_ if r["iteration"] == ck["iteration"])
-        s = _metrics(det.anomaly_score(X_bkg[:m]), det.anomaly_score(X_sig[:m]))
+        point = evaluate_detector(det, None, X_curve, y_curve, fit=False)
         curve.append({"iteration": ck["iteration"], "time_s": det.pretrain_time_ + ck["time"],
-                      "auc": s["auc"], "rejection": s["rejection"],
+                      "auc": point["auc"], "rejection": point["rejection"],
+                      "rejection_low": point["rejection_low"],
+                      "rejection_high": point["rejection_high"],
+                      "n_background_pass": point["n_background_pass"],
                       "selection_score": row.get("selection_score"),
                       "latent_spread": row.get("latent_spread"),
                       "val_x2_corr": row.get("val_x2_corr")})
@@ -155,17 +161,37 @@ def _summary(rows):
             continue
         out[label] = {"n_seeds": len(sel)}
         for model in MODELS:
-            aucs = [r[model]["auc"] for r in sel]
-            rej = [r[model]["rejection"] for r in sel]
-            out[label][model] = {"auc_mean": float(np.mean(aucs)), "auc_std": float(np.std(aucs)),
-                                 "rejection_mean": float(np.mean(rej)),
-                                 "rejection_std": float(np.std(rej)),
-                                 "rejection_bounded": any(r[model]["rejection_bounded"]
-                                                          for r in sel)}
+            runs = [r[model] for r in sel]
+            auc_mean, auc_std = mean_std([r["auc"] for r in runs])
+            rej_mean, rej_std = mean_std([r["rejection"] for r in runs])
+            out[label][model] = {
+                "auc_mean": auc_mean, "auc_std": auc_std,  # std over seeds, ddof=1
+                "rejection_mean": rej_mean, "rejection_std": rej_std,
+                "rejection_bounded": any(r["rejection_bounded"] for r in runs),
+                # per seed: the Clopper-Pearson interval and the passing count
+                "rejection_per_seed": [r["rejection"] for r in runs],
+                "rejection_low_per_seed": [r.get("rejection_low") for r in runs],
+                "rejection_high_per_seed": [r.get("rejection_high") for r in runs],
+                "n_background_pass_per_seed": [r.get("n_background_pass") for r in runs],
+                "n_background": runs[0].get("n_background"),
+            }
         for phase in ("pretrain_time_s", "nae_time_s", "score_time_s"):
             out[label][phase] = float(np.median([r[phase] for r in sel]))
         out[label]["nae_minus_ae_auc"] = [r["NAE"]["auc"] - r["AE"]["auc"] for r in sel]
     return out
+
+
+def _interval(low, high, n_pass, n_background):
+    if low is None:  # a run recorded before the intervals were kept
+        return "-"
+    high = "∞" if high is None else f"{high:.1f}"
+    return f"[{low:.1f}, {high}] ({n_pass}/{n_background})"
+
+
+def _intervals(s):
+    return "; ".join(_interval(lo, hi, k, s["n_background"]) for lo, hi, k in zip(
+        s["rejection_low_per_seed"], s["rejection_high_per_seed"],
+        s["n_background_pass_per_seed"], strict=True))
 
 
 def _markdown(summary, rows, meta):
@@ -173,10 +199,12 @@ def _markdown(summary, rows, meta):
     lines = [f"**NAE benchmark ({'REDUCED' if meta['reduced'] else 'full'} configuration)**", "",
              f"{cfg['n_train']} training / {cfg['n_test']} test jets per class, seeds "
              f"{sorted({r['seed'] for r in rows})}, parameters `{json.dumps(cfg['params'])}`.",
-             "Mean ± std over seeds; 1/eps_B at eps_S = 0.2 ('≥' marks a bound: no background "
-             "jet passed the cut).", "",
-             "| anomaly (background) | model | AUC | 1/eps_B(0.2) | paper AUC | paper 1/eps_B |",
-             "|---|---|---|---|---|---|"]
+             "Mean ± std over seeds (ddof=1); 1/eps_B at eps_S = 0.2 ('≥' marks a lower limit: "
+             "no background jet passed the cut); per seed its 68% CL Clopper-Pearson interval "
+             "and the test background jets passing the cut.", "",
+             "| anomaly (background) | model | AUC | 1/eps_B(0.2) | per seed: [68% CL] (pass/N) "
+             "| paper AUC | paper 1/eps_B |",
+             "|---|---|---|---|---|---|---|"]
     for label, bkg in (("top", "QCD"), ("qcd", "top")):
         if label not in summary:
             continue
@@ -186,7 +214,7 @@ def _markdown(summary, rows, meta):
             ge = "≥ " if s["rejection_bounded"] else ""
             lines.append(f"| {label} ({bkg}) | {model} | {s['auc_mean']:.3f} ± {s['auc_std']:.3f}"
                          f" | {ge}{s['rejection_mean']:.1f} ± {s['rejection_std']:.1f} | "
-                         f"{p.get('auc', '')} | {p.get('rejection', '')} |")
+                         f"{_intervals(s)} | {p.get('auc', '')} | {p.get('rejection', '')} |")
     lines += ["", "| direction | seed | threads | pre-training s | NAE s | NAE iterations | "
               "kept iteration | collapsed | AE AUC | NAE AUC | best-sign mean(x²) AUC |",
               "|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -238,7 +266,8 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--qcd", nargs="+", help="QCD jet files (jetad generate), concatenated")
     p.add_argument("--top", nargs="+", help="top jet files, concatenated")
-    p.add_argument("--cache-dir", default="/work/scratch/bench_nae")
+    p.add_argument("--cache-dir", default=None,
+                   help="sample cache of fetch_generated (default: the jetad data home)")
     p.add_argument("--n-train", type=int, default=100_000)
     p.add_argument("--n-test", type=int, default=40_000)
     p.add_argument("--curve-n-test", type=int, default=2000,
@@ -262,7 +291,8 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--reduced", action="store_true",
                    help="mark the run as a reduced configuration in the JSON")
-    p.add_argument("--runs-dir", default="/work/scratch/bench_nae/runs")
+    p.add_argument("--runs-dir", default=os.path.join(HERE, ".cache", "bench_nae_runs"),
+                   help="finished (direction, seed) runs, for resuming")
     p.add_argument("--summarize-only", action="store_true")
     p.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results", "nae.json"))
     args = p.parse_args(argv)

@@ -5,6 +5,17 @@ import sys
 import warnings
 
 
+def _positive_int(text):
+    """An ``int >= 1`` for argparse (``--n-jets 0`` is an error, not the preset)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {value}")
+    return value
+
+
 def _build_parser():
     parser = argparse.ArgumentParser(
         prog="jetad", description="Unsupervised anomaly detection on LHC jets."
@@ -14,7 +25,8 @@ def _build_parser():
 
     demo = sub.add_parser("demo", help="generate small samples, train detectors, write a report")
     demo.add_argument("--output-dir", default="jetad-demo", help="where the report is written")
-    demo.add_argument("--n-jets", type=int, default=None, help="jets per class (default: preset)")
+    demo.add_argument("--n-jets", type=_positive_int, default=None,
+                      help="jets per class (default: preset)")
     demo.add_argument("--n-jobs", type=int, default=2, help="worker processes for generation")
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--cache-dir", default=None, help="sample cache (default: user cache)")

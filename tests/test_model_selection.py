@@ -16,6 +16,7 @@ from jetad.metrics import (
     anomaly_auc_scorer,
     background_rejection,
     make_anomaly_scorer,
+    tagging_summary,
 )
 from jetad.model_selection import BackgroundOnly, compare_detectors, format_comparison
 
@@ -115,8 +116,11 @@ def test_background_only_available_if():
 
 def test_background_only_labels_and_errors(toy):
     X, y = toy
-    with pytest.raises(ValueError, match="requires y"):
-        BackgroundOnly(RecordingDetector()).fit(X, None)
+    # without labels every row is background (what sklearn's estimator checks need)
+    est = BackgroundOnly(RecordingDetector()).fit(X, None)
+    assert est.n_background_ == len(X)
+    np.testing.assert_array_equal(est.detector_.seen_, X[:, -1].astype(int))
+    np.testing.assert_allclose(est.score_samples(X), RecordingDetector().fit(X).score_samples(X))
     with pytest.raises(ValueError, match="No background rows"):
         BackgroundOnly(RecordingDetector(), background_label=7).fit(X, y)
     with pytest.raises(ValueError, match="inconsistent"):
@@ -172,7 +176,7 @@ def test_background_only_clone_pickle_params(toy):
 
 def test_background_only_tags():
     tags = get_tags(BackgroundOnly(IsolationForest()))
-    assert tags.target_tags.required
+    assert not tags.target_tags.required  # y=None fits on all rows
     assert tags.estimator_type == "outlier_detector"
     assert tags.input_tags.allow_nan == get_tags(IsolationForest()).input_tags.allow_nan
 
@@ -388,6 +392,34 @@ def test_compare_detectors_zero_background(toy):
     t = compare_detectors([RecordingDetector()], X, y, n_repeats=2, random_state=0,
                           as_frame=False, zero_background="bound")
     np.testing.assert_array_equal(t["rejection_0.2_per_fit"], [[N_BKG // 2] * 2])
+    t = compare_detectors([RecordingDetector()], X, y, n_repeats=2, random_state=0,
+                          as_frame=False, zero_background="limit")
+    limit = tagging_summary(np.r_[np.zeros(N_BKG // 2), np.ones(N_SIG // 2)],
+                            np.r_[np.zeros(N_BKG // 2), np.ones(N_SIG // 2)])["rejection"]
+    np.testing.assert_allclose(t["rejection_0.2_per_fit"], [[limit] * 2])
+    assert limit < N_BKG // 2
+
+
+def test_compare_detectors_goes_through_the_evaluation_seam(hard_toy, monkeypatch):
+    from jetad.model_selection import _compare
+
+    X, y = hard_toy
+    calls = []
+    original = _compare.evaluate_detector
+
+    def recording(*args, **kwargs):
+        calls.append(kwargs["signal_efficiency"])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(_compare, "evaluate_detector", recording)
+    table, scores = compare_detectors([RecordingDetector()], X, y, n_repeats=2,
+                                      signal_efficiency=[0.3, 0.5], random_state=0,
+                                      as_frame=False, return_scores=True)
+    assert calls == [0.3, 0.3]  # one evaluation per fit
+    rep = scores["RecordingDetector"][0]
+    summary = tagging_summary(rep["y_true"], rep["anomaly_score"], 0.5)
+    assert table["rejection_0.5_per_fit"][0, 0] == pytest.approx(summary["rejection"])
+    assert table["auc_per_fit"][0, 0] == pytest.approx(summary["auc"])
 
 
 def test_compare_detectors_without_pandas(hard_toy, monkeypatch):

@@ -4,6 +4,7 @@
 # SPDX-License-Identifier: BSD-3-Clause
 
 import numpy as np
+from scipy import sparse
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, OutlierMixin, clone
 from sklearn.utils import _safe_indexing, check_consistent_length, column_or_1d, get_tags
 from sklearn.utils.metadata_routing import (
@@ -80,10 +81,14 @@ class BackgroundOnly(OutlierMixin, MetaEstimatorMixin, BaseEstimator):
 
     Notes
     -----
-    ``y`` is required: fitting without labels is what the wrapped detector
-    does on its own. ``X`` is not validated here (the detector validates it),
-    so 3-D constituent arrays and lists of variable-length jets pass through
-    to a pipeline that starts with a jet transformer. Sample-aligned fit
+    Without labels (``y=None``) every row of ``X`` is taken as background
+    and the fit is the wrapped detector's own fit on all of ``X``; this is
+    also what lets scikit-learn's estimator checks, which fit outlier
+    detectors without ``y``, run on ``BackgroundOnly``.
+
+    ``X`` is not validated here (the detector validates it), so 3-D
+    constituent arrays and lists of variable-length jets pass through to a
+    pipeline that starts with a jet transformer. Sample-aligned fit
     parameters (e.g. ``sample_weight``) are filtered with the same mask.
 
     ``score_samples``, ``decision_function`` and ``predict`` delegate
@@ -123,7 +128,7 @@ class BackgroundOnly(OutlierMixin, MetaEstimatorMixin, BaseEstimator):
         self.detector = detector
         self.background_label = background_label
 
-    def fit(self, X, y, **fit_params):
+    def fit(self, X, y=None, **fit_params):
         """Fit a clone of ``detector`` on the rows of ``X`` labelled background.
 
         Parameters
@@ -132,8 +137,9 @@ class BackgroundOnly(OutlierMixin, MetaEstimatorMixin, BaseEstimator):
             Training data with signal and background; anything the detector
             accepts and that :func:`sklearn.utils._safe_indexing` can index by
             rows.
-        y : array-like of shape (n_samples,)
-            Labels; rows equal to ``background_label`` are kept.
+        y : array-like of shape (n_samples,) or None, default=None
+            Labels; rows equal to ``background_label`` are kept. ``None``
+            means all rows are background (no row is dropped).
         **fit_params : dict
             Passed to ``detector.fit``; sample-aligned arrays are filtered
             like ``X``. With metadata routing enabled, only parameters the
@@ -144,16 +150,32 @@ class BackgroundOnly(OutlierMixin, MetaEstimatorMixin, BaseEstimator):
         self : object
             The fitted meta-estimator.
         """
-        if y is None:
-            raise ValueError(
-                f"{type(self).__name__} requires y to select the background rows "
-                f"(y == {self.background_label!r}); got y=None. To fit on all rows, "
-                "fit the detector directly."
-            )
         if not hasattr(self.detector, "fit"):
             raise TypeError(
                 f"detector must be an estimator with a fit method, got {self.detector!r}."
             )
+        if sparse.issparse(X):  # e.g. DIA and COO cannot be indexed by rows
+            X = X.tocsr()
+        rows, n_samples = self._background_rows(X, y)
+        if _routing_enabled():
+            params = process_routing(self, "fit", **fit_params).detector.fit
+        else:
+            params = fit_params
+        params = {
+            key: _safe_indexing(value, rows)
+            if y is not None and _is_sample_aligned(value, n_samples) else value
+            for key, value in params.items()
+        }
+        self.detector_ = clone(self.detector)
+        self.detector_.fit(X if y is None else _safe_indexing(X, rows), **params)
+        self.n_background_ = int(rows.size)
+        return self
+
+    def _background_rows(self, X, y):
+        """Row indices of the background in ``X`` (all rows when ``y`` is None)."""
+        if y is None:
+            n_samples = _num_samples(X)
+            return np.arange(n_samples), n_samples
         y = column_or_1d(y, warn=True)
         check_consistent_length(X, y)
         n_samples = y.shape[0]
@@ -166,19 +188,7 @@ class BackgroundOnly(OutlierMixin, MetaEstimatorMixin, BaseEstimator):
                 f"No background rows: no label equals background_label="
                 f"{self.background_label!r}; labels are {np.unique(y)[:10].tolist()}."
             )
-        if _routing_enabled():
-            params = process_routing(self, "fit", **fit_params).detector.fit
-        else:
-            params = fit_params
-        params = {
-            key: _safe_indexing(value, rows) if _is_sample_aligned(value, n_samples)
-            else value
-            for key, value in params.items()
-        }
-        self.detector_ = clone(self.detector)
-        self.detector_.fit(_safe_indexing(X, rows), **params)
-        self.n_background_ = int(rows.size)
-        return self
+        return rows, n_samples
 
     # -- delegation --------------------------------------------------------- #
     @available_if(_detector_has("score_samples"))
@@ -230,14 +240,14 @@ class BackgroundOnly(OutlierMixin, MetaEstimatorMixin, BaseEstimator):
         return self.detector_.predict(X)
 
     @available_if(_detector_has("predict"))
-    def fit_predict(self, X, y, **fit_params):
+    def fit_predict(self, X, y=None, **fit_params):
         """Fit on the background rows of ``X``, then predict all of ``X``.
 
         Parameters
         ----------
         X : array-like
             Samples.
-        y : array-like of shape (n_samples,)
+        y : array-like of shape (n_samples,) or None, default=None
             Labels, see :meth:`fit`.
         **fit_params : dict
             See :meth:`fit`.
@@ -367,7 +377,7 @@ class BackgroundOnly(OutlierMixin, MetaEstimatorMixin, BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.target_tags.required = True
+        tags.target_tags.required = False  # y=None: all rows are background
         try:
             inner = get_tags(self.detector)
         except (TypeError, AttributeError, ValueError):

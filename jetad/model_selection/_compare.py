@@ -4,19 +4,20 @@
 # SPDX-License-Identifier: BSD-3-Clause
 
 import numbers
-import time
+import warnings
 from collections import Counter
 
 import numpy as np
 from sklearn.base import clone
+from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.model_selection import StratifiedShuffleSplit
 from sklearn.utils import _safe_indexing, check_consistent_length, check_random_state, column_or_1d
 from sklearn.utils.parallel import Parallel, delayed
 
-from ..metrics import anomaly_auc, background_rejection
-from ..metrics._scorer import _anomaly_scores
+from ..metrics import mean_std
 from ..metrics._validation import _check_efficiency
 from ._background_only import BackgroundOnly
+from ._evaluate import evaluate_detector, summarize_scores
 
 __all__ = ["compare_detectors", "format_comparison"]
 
@@ -61,31 +62,48 @@ def _seed_estimator(estimator, seed):
     return estimator
 
 
+def _rejection(summary, zero_background):
+    """1/ε_B of a :func:`summarize_scores` row under the ``zero_background`` policy."""
+    if not summary["rejection_bounded"]:
+        return float(summary["rejection"])
+    if zero_background == "bound":
+        return float(summary["n_background"])
+    if zero_background == "limit":
+        return float(summary["rejection"])
+    if zero_background == "warn":
+        warnings.warn(
+            "No background passes the cut at signal efficiency "
+            f"{summary['signal_efficiency']:g}: ε_B = 0 and the background rejection is "
+            f"unbounded (returned as inf; with N_B = {summary['n_background']} background "
+            f"jets its 68.27 % CL lower limit is {summary['rejection']:.4g}). Use more "
+            "background, a lower signal efficiency, or zero_background='limit'.",
+            UndefinedMetricWarning,
+            stacklevel=2,
+        )
+    return np.inf
+
+
 def _fit_and_score(
     name, detector, X, y_signal, train, test, repeat, seed, efficiencies, zero_background
 ):
     if isinstance(detector, BackgroundOnly):  # we filter here already
         detector = detector.detector
     detector = _seed_estimator(clone(detector), seed)
-    fit_rows = train[~y_signal[train]]
-    start = time.perf_counter()
-    detector.fit(_safe_indexing(X, fit_rows))
-    fit_time = time.perf_counter() - start
-    start = time.perf_counter()
-    scores = _anomaly_scores(detector, _safe_indexing(X, test))
-    score_time = time.perf_counter() - start
-    y_test = y_signal[test]
-    auc = anomaly_auc(y_test, scores)
-    rejection = np.atleast_1d(
-        background_rejection(y_test, scores, efficiencies, zero_background=zero_background)
+    y_test = y_signal[test].astype(int)
+    result = evaluate_detector(
+        detector, _safe_indexing(X, train[~y_signal[train]]), _safe_indexing(X, test), y_test,
+        signal_efficiency=float(efficiencies[0]),
     )
+    scores = result["anomaly_scores"]
+    summaries = [result] + [summarize_scores(y_test, scores, float(eff))
+                            for eff in efficiencies[1:]]
     return {
         "name": name,
         "repeat": repeat,
-        "auc": auc,
-        "rejection": rejection,
-        "fit_time": fit_time,
-        "score_time": score_time,
+        "auc": result["auc"],
+        "rejection": np.array([_rejection(s, zero_background) for s in summaries]),
+        "fit_time": result["fit_seconds"],
+        "score_time": result["score_seconds"],
         "test_index": test,
         "anomaly_score": scores,
     }
@@ -121,7 +139,8 @@ def compare_detectors(
     only**, and it scores the whole test part (signal and background). The
     AUC (:func:`~jetad.metrics.anomaly_auc`) and the background rejection
     1/ε_B at the working point(s) (:func:`~jetad.metrics.background_rejection`,
-    linearly interpolated on the ROC) are recorded per fit.
+    linearly interpolated on the ROC) are recorded per fit; each fit goes
+    through :func:`evaluate_detector`, the evaluation every jetad report uses.
 
     Parameters
     ----------
@@ -146,10 +165,12 @@ def compare_detectors(
         Working point(s) ε_S for 1/ε_B.
     background_label : int, float, bool or str, default=0
         Label of the background class.
-    zero_background : {"warn", "inf", "bound"}, default="warn"
+    zero_background : {"warn", "inf", "bound", "limit"}, default="warn"
         Rejection where no test background passes the cut, see
         :func:`~jetad.metrics.background_rejection`: ``inf`` (with a warning
-        for ``"warn"``) or the lower bound N_B (``"bound"``).
+        for ``"warn"``), the bound N_B (``"bound"``) or the 68.27 % CL lower
+        limit ≈ N_B/1.148 (``"limit"``, as in
+        :func:`~jetad.metrics.tagging_summary`).
     random_state : int, RandomState instance or None, default=None
         Seeds the splits and the per-repeat detector seeds; an int makes the
         result reproducible (up to the timings), whatever ``n_jobs``. A
@@ -210,17 +231,8 @@ def compare_detectors(
     (1, 2)
     """
     named = _named_detectors(detectors)
-    if (
-        not isinstance(n_repeats, numbers.Integral)
-        or isinstance(n_repeats, bool)
-        or n_repeats < 1
-    ):
-        raise ValueError(f"n_repeats must be a positive integer, got {n_repeats!r}.")
-    if as_frame not in ("auto", True, False):
-        raise ValueError(f"as_frame must be 'auto', True or False, got {as_frame!r}.")
-    efficiencies = np.atleast_1d(_check_efficiency(signal_efficiency)).ravel()
-    if np.unique(efficiencies).size != efficiencies.size:
-        raise ValueError(f"signal_efficiency has duplicates: {signal_efficiency!r}.")
+    efficiencies = _check_compare_params(n_repeats, as_frame, signal_efficiency,
+                                         zero_background)
     y = column_or_1d(y, warn=True)
     check_consistent_length(X, y)
     y_signal = np.asarray(y != background_label, dtype=bool).reshape(y.shape)
@@ -230,15 +242,6 @@ def compare_detectors(
             f"{background_label!r}) and signal rows; labels are "
             f"{np.unique(y)[:10].tolist()}."
         )
-    if zero_background not in ("warn", "inf", "bound"):
-        raise ValueError(
-            "zero_background must be 'warn', 'inf' or 'bound', got "
-            f"{zero_background!r}."
-        )
-    if as_frame is True:
-        from ..utils import import_optional
-
-        import_optional("pandas")
 
     rng = check_random_state(random_state)
     split_seed = int(rng.randint(2**31 - 1))
@@ -256,49 +259,72 @@ def compare_detectors(
         for name, det in named
         for repeat, (train, test) in enumerate(splits)
     )
-
-    rows = []
-    for name, _ in named:
-        res = sorted((r for r in results if r["name"] == name), key=lambda r: r["repeat"])
-        row = {"detector": name}
-        _add_stats(row, "auc", np.array([r["auc"] for r in res]))
-        rejection = np.array([r["rejection"] for r in res])  # (n_repeats, n_eff)
-        for j, eff in enumerate(efficiencies):
-            _add_stats(row, f"rejection_{_eff_label(eff)}", rejection[:, j])
-        _add_stats(row, "fit_time", np.array([r["fit_time"] for r in res]))
-        row["score_time_mean"] = float(np.mean([r["score_time"] for r in res]))
-        row["n_repeats"] = n_repeats
-        row["n_train_background"] = float(
-            np.mean([np.count_nonzero(~y_signal[train]) for train, _ in splits])
-        )
-        row["n_test_signal"] = int(np.count_nonzero(y_signal[splits[0][1]]))
-        row["n_test_background"] = int(np.count_nonzero(~y_signal[splits[0][1]]))
-        rows.append(row)
-
+    by_name = {
+        name: sorted((r for r in results if r["name"] == name), key=lambda r: r["repeat"])
+        for name, _ in named
+    }
+    rows = [_table_row(name, fits, efficiencies, splits, y_signal)
+            for name, fits in by_name.items()]
     table = _to_table(rows, n_repeats, as_frame)
     if not return_scores:
         return table
     scores = {
-        name: [
-            {
-                "test_index": r["test_index"],
+        name: [{"test_index": r["test_index"],
                 "y_true": y_signal[r["test_index"]].astype(int),
-                "anomaly_score": r["anomaly_score"],
-            }
-            for r in sorted(
-                (r for r in results if r["name"] == name), key=lambda r: r["repeat"]
-            )
-        ]
-        for name, _ in named
+                "anomaly_score": r["anomaly_score"]} for r in fits]
+        for name, fits in by_name.items()
     }
     return table, scores
 
 
+def _check_compare_params(n_repeats, as_frame, signal_efficiency, zero_background):
+    """Validate the scalar options of :func:`compare_detectors`; the working points."""
+    if (
+        not isinstance(n_repeats, numbers.Integral)
+        or isinstance(n_repeats, bool)
+        or n_repeats < 1
+    ):
+        raise ValueError(f"n_repeats must be a positive integer, got {n_repeats!r}.")
+    if as_frame not in ("auto", True, False):
+        raise ValueError(f"as_frame must be 'auto', True or False, got {as_frame!r}.")
+    efficiencies = np.atleast_1d(_check_efficiency(signal_efficiency)).ravel()
+    if np.unique(efficiencies).size != efficiencies.size:
+        raise ValueError(f"signal_efficiency has duplicates: {signal_efficiency!r}.")
+    if zero_background not in ("warn", "inf", "bound", "limit"):
+        raise ValueError(
+            "zero_background must be 'warn', 'inf', 'bound' or 'limit', got "
+            f"{zero_background!r}."
+        )
+    if as_frame is True:
+        from ..utils import import_optional
+
+        import_optional("pandas")
+    return efficiencies
+
+
+def _table_row(name, fits, efficiencies, splits, y_signal):
+    """One detector's row of the comparison table from its per-repeat fits."""
+    row = {"detector": name}
+    _add_stats(row, "auc", np.array([r["auc"] for r in fits]))
+    rejection = np.array([r["rejection"] for r in fits])  # (n_repeats, n_eff)
+    for j, eff in enumerate(efficiencies):
+        _add_stats(row, f"rejection_{_eff_label(eff)}", rejection[:, j])
+    _add_stats(row, "fit_time", np.array([r["fit_time"] for r in fits]))
+    row["score_time_mean"] = float(np.mean([r["score_time"] for r in fits]))
+    row["n_repeats"] = len(fits)
+    row["n_train_background"] = float(
+        np.mean([np.count_nonzero(~y_signal[train]) for train, _ in splits])
+    )
+    row["n_test_signal"] = int(np.count_nonzero(y_signal[splits[0][1]]))
+    row["n_test_background"] = int(np.count_nonzero(~y_signal[splits[0][1]]))
+    return row
+
+
 def _add_stats(row, key, values):
     values = np.asarray(values, dtype=np.float64)
-    with np.errstate(invalid="ignore"):
-        row[f"{key}_mean"] = float(np.mean(values))
-        row[f"{key}_std"] = float(np.std(values, ddof=1)) if values.size > 1 else 0.0
+    mean, std = mean_std(values)
+    row[f"{key}_mean"] = mean
+    row[f"{key}_std"] = std if values.size > 1 else 0.0
     row[f"{key}_per_fit"] = values
 
 
