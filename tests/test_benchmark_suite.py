@@ -1,4 +1,7 @@
-"""Tests of ``jetad benchmark`` (jetad._benchmark): config, MMD, a tiny resumable run."""
+"""Tests of ``jetad benchmark`` (jetad._benchmark): config, a tiny resumable run.
+
+The suite's MMD is :func:`jetad.metrics.maximum_mean_discrepancy` (tests/test_mmd.py).
+"""
 
 import json
 import math
@@ -7,47 +10,7 @@ import os
 import numpy as np
 import pytest
 
-from jetad._benchmark import PRESETS, maximum_mean_discrepancy, resolve_config, run_benchmark
-
-
-# ------------------------------------------------------------------------------------ MMD
-def _gaussian_mmd2(delta2, s, sigma, d):
-    """Exact MMD² of N(mu1, s² I) and N(mu2, s² I), |mu1 - mu2|² = delta2, Gaussian kernel."""
-    c = sigma ** 2 + 2 * s ** 2
-    return 2 * (sigma ** 2 / c) ** (d / 2) * (1 - math.exp(-delta2 / (2 * c)))
-
-
-@pytest.mark.parametrize("shift", [0.0, 0.5, 1.0, 2.0])
-def test_mmd_matches_gaussian_formula(shift):
-    d, n, s, sigma, k = 3, 1000, 1.0, 1.5, 8
-    values = []
-    for seed in range(k):
-        rng = np.random.default_rng(seed)
-        X = rng.normal(0, s, (n, d))
-        Y = rng.normal(0, s, (n, d))
-        Y[:, 0] += shift
-        values.append(maximum_mean_discrepancy(X, Y, bandwidth=sigma))
-    want = _gaussian_mmd2(shift ** 2, s, sigma, d)
-    # unbiased: the mean of k independent estimates is within a few standard errors
-    stderr = np.std(values, ddof=1) / math.sqrt(k)
-    assert abs(np.mean(values) - want) < 4 * stderr + 1e-4
-    if shift:
-        assert np.mean(values) > 10 * stderr  # clearly above zero
-
-
-def test_mmd_same_and_different_samples():
-    rng = np.random.default_rng(1)
-    X = rng.normal(size=(400, 5))
-    same = maximum_mean_discrepancy(X[:200], X[200:])  # median bandwidth
-    assert abs(same) < 0.01
-    # a sample against itself: the unbiased estimate is ~0 (slightly negative)
-    assert abs(maximum_mean_discrepancy(X, X)) < 0.01
-    far = maximum_mean_discrepancy(X, X + 1.0)
-    assert far > 0.05
-    sub = maximum_mean_discrepancy(X, X + 1.0, n_subsample=100, random_state=0)
-    assert sub > 0.05
-    with pytest.raises(ValueError, match="features"):
-        maximum_mean_discrepancy(X, X[:, :2])
+from jetad._benchmark import PRESETS, resolve_config, run_benchmark
 
 
 # ------------------------------------------------------------------------------ config
