@@ -83,7 +83,7 @@ class _SettingData:
         return np.r_[np.zeros(self.n_test), np.ones(self.n_test * len(self.test_signals))]
 
     def y(self, signal):
-        """Labels of one signal's test set (background, then that signal)."""
+        """Labels of one signal's test set (background, then that signal; any signal)."""
         return np.r_[np.zeros(self.n_test), np.ones(self.n_test)]
 
     def signal_scores(self, scores, signal):
@@ -260,8 +260,8 @@ class SuiteRunner:
             split = data.split(signal)
             scores, elapsed = baseline_scores(method, params, split, seed, self.cfg["device"])
             seconds += elapsed
-            more_rows, more_arrays = _metric_rows(scores, [signal], lambda s, y=split.y_test: y,
-                                                  lambda values, s: values)
+            more_rows, more_arrays = _metric_rows(scores, [signal], data.y,
+                                                  lambda values, _signal: values)
             rows += more_rows
             arrays.update(more_arrays)
         return {"kind": "baseline", "rows": rows, "fit_seconds": seconds, "score_seconds": None,
