@@ -68,6 +68,8 @@ API_SECTIONS = [
     ("Model selection", "Model selection with background-only training.",
      "jetad.model_selection"),
     ("Plotting", "Plots of jet images, latent spaces and ROC curves.", "jetad.plotting"),
+    ("Utilities", "Shared helpers: the sample cache folder, atomic writes, seeds, optional "
+     "imports.", "jetad.utils"),
 ]
 
 _HEADER = """\
