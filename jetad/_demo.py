@@ -143,7 +143,7 @@ def _run_direction(direction, bkg, sig, jets, images, n_train, random_state, pro
 
 
 def _write_report(output_dir, rows, n_jets, n_train, random_state, total_s):
-    from jetad.datasets._io import atomic_path
+    from jetad.utils import atomic_path
 
     table = _markdown_table(rows)
     report = [
