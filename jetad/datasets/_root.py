@@ -271,7 +271,6 @@ def _delphes_names(branches, available, constituents):
     jet_fields = {"pt": f"{jet}.PT", "eta": f"{jet}.Eta", "phi": f"{jet}.Phi"}
     if f"{jet}.Mass" in available:
         jet_fields["mass"] = f"{jet}.Mass"
-    _require(list(jet_fields.values()), available, jet)
     specs = [_candidate_fields(c, available, constituents == "refs") for c in colls]
     return jet_fields, specs, (refs if constituents == "refs" else None)
 
