@@ -106,7 +106,7 @@ def _write_ttree(path, data, name="Delphes"):
 
 def _write_rntuple(path, data, name="Delphes"):
     with uproot.recreate(path) as f:
-        f[name] = data
+        f.mkrntuple(name, data)
     return str(path)
 
 

@@ -393,7 +393,7 @@ def load_root(path, *, tree="Delphes", layout="delphes", branches=None, n_consti
     tree : str, default="Delphes"
         Name of the TTree (or RNTuple).
     layout : {"delphes", "flat"}, default="delphes"
-        ``"delphes"``: a Delphes output tree (see :mod:`jetad.datasets._root`).
+        ``"delphes"``: a Delphes output tree (see :ref:`own_data`).
         ``"flat"``: constituent branches named in ``branches``.
     branches : dict, optional
         ``layout="delphes"``: optional ``{"jet": "Jet", "candidates":
