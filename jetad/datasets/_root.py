@@ -233,19 +233,19 @@ def _match_refs(data, refs_name, jet_counts, cand):
 def _match_delta_r(jet_eta, jet_phi, jet_counts, cand, delta_r):
     """Global jet index of each candidate within ``delta_r`` of its nearest jet."""
     c_entry, c_p4, c_eta, c_phi, _ = cand
-    width = max(int(jet_counts.max()) if len(jet_counts) else 0, 1)
     offsets = np.cumsum(jet_counts) - jet_counts
-    slot = np.arange(width)
-    valid = slot[None, :] < jet_counts[:, None]
-    idx = np.where(valid, offsets[:, None] + slot[None, :], 0)
-    eta_pad = np.where(valid, jet_eta[idx] if len(jet_eta) else 0.0, np.nan)
-    phi_pad = np.where(valid, jet_phi[idx] if len(jet_phi) else 0.0, np.nan)
-    d_eta = c_eta[:, None] - eta_pad[c_entry]
-    d_phi = wrap_phi(c_phi[:, None] - phi_pad[c_entry])
-    dr2 = np.where(valid[c_entry], d_eta**2 + d_phi**2, np.inf)
-    best = np.argmin(dr2, axis=1) if len(c_entry) else np.zeros(0, np.int64)
-    close = dr2[np.arange(len(best)), best] < delta_r**2
-    return offsets[c_entry[close]] + best[close], c_p4[close]
+    best_dr2 = np.full(len(c_entry), np.inf)
+    best_jet = np.zeros(len(c_entry), dtype=np.int64)
+    # one pass per jet slot keeps the memory linear in the number of candidates
+    for slot in range(int(jet_counts.max()) if len(jet_counts) else 0):
+        has = jet_counts[c_entry] > slot
+        j = offsets[c_entry[has]] + slot
+        dr2 = (c_eta[has] - jet_eta[j]) ** 2 + wrap_phi(c_phi[has] - jet_phi[j]) ** 2
+        better = dr2 < best_dr2[has]
+        idx = np.flatnonzero(has)[better]
+        best_dr2[idx], best_jet[idx] = dr2[better], j[better]
+    close = best_dr2 < delta_r**2
+    return best_jet[close], c_p4[close]
 
 
 def _delphes_names(branches, available, constituents):
