@@ -249,6 +249,8 @@ def _match_delta_r(jet_eta, jet_phi, jet_counts, cand, delta_r):
 
 
 def _delphes_names(branches, available, constituents):
+    if branches is not None and not isinstance(branches, dict):
+        raise TypeError(f"branches must be a dict or None, got {type(branches).__name__}")
     branches = dict(branches or {})
     unknown = set(branches) - {"jet", "candidates"}
     if unknown:
@@ -258,7 +260,7 @@ def _delphes_names(branches, available, constituents):
     colls = branches.get("candidates")
     if colls is None:
         colls = [c for c in _CANDIDATES if any(f"{c}.{k}" in available for k in ("PT", "ET"))]
-    if isinstance(jet, str) is False or isinstance(colls, str) or not all(
+    if not isinstance(jet, str) or isinstance(colls, str) or not all(
             isinstance(c, str) for c in colls):
         raise TypeError("branches['jet'] must be a string and branches['candidates'] a list "
                         "of collection names")
