@@ -131,8 +131,7 @@ def test_delphes_eflow_delta_r_matches_the_input_four_momenta(tmp_path, events):
     path = _write_ttree(tmp_path / "delphes.root", _delphes_dict(colls, jets))
     X, info = load_root(path)  # no Jet.Constituents: EFlow candidates matched by delta R
     assert X.dtype == np.float32 and X.shape == (len(expected), 200, 4)
-    np.testing.assert_allclose(X, _expected_X([e[0] for e in expected], 200), rtol=2e-6,
-                               atol=1e-5)
+    np.testing.assert_array_equal(X, _expected_X([e[0] for e in expected], 200))
     np.testing.assert_array_equal(info["entry"], np.arange(len(expected)))
     np.testing.assert_array_equal(info["jet_index"], 0)
     np.testing.assert_allclose(info["jet_pt"], [j[0] for j in jets["PT"]], rtol=1e-6)
@@ -141,7 +140,7 @@ def test_delphes_eflow_delta_r_matches_the_input_four_momenta(tmp_path, events):
     X_all, info_all = load_root(path, jet_index="all", n_constituents=None, label=1)
     flat = [p for e in expected for p in e]
     assert X_all.shape == (len(flat), max(len(p) for p in flat), 4)
-    np.testing.assert_allclose(X_all, _expected_X(flat, X_all.shape[1]), rtol=2e-6, atol=1e-5)
+    np.testing.assert_array_equal(X_all, _expected_X(flat, X_all.shape[1]))
     np.testing.assert_array_equal(info_all["jet_index"], np.tile([0, 1], len(expected)))
     np.testing.assert_array_equal(info_all["y"], np.ones(len(flat), dtype=np.int64))
 
@@ -151,14 +150,12 @@ def test_delphes_constituent_references(tmp_path, events):
     # a doubly jagged Jet.Constituents needs an RNTuple; real Delphes files hold TRefArrays
     path = _write_rntuple(tmp_path / "refs.root", _delphes_dict(colls, jets, refs))
     X, info = load_root(path, jet_index=1, n_constituents=4, constituents="refs")
-    np.testing.assert_allclose(X, _expected_X([e[1] for e in expected], 4), rtol=2e-6,
-                               atol=1e-5)
+    np.testing.assert_array_equal(X, _expected_X([e[1] for e in expected], 4))
     np.testing.assert_array_equal(info["jet_index"], 1)
     X2, _ = load_root(path, jet_index=1, n_constituents=4, constituents="eflow")
     np.testing.assert_allclose(X2, X, rtol=1e-6, atol=1e-6)
     X3, _ = load_root(path, max_jets=2, step_size=1)  # auto: references; chunked reading
-    np.testing.assert_allclose(X3, _expected_X([e[0] for e in expected[:2]], 200), rtol=2e-6,
-                               atol=1e-5)
+    np.testing.assert_array_equal(X3, _expected_X([e[0] for e in expected[:2]], 200))
 
 
 def test_trefarray_records_are_understood():
@@ -234,7 +231,7 @@ def test_flat_layout_one_jet_per_entry(tmp_path):
     X, info = load_root(path, tree="jets", layout="flat", branches=_FLAT, label="is_signal",
                         n_constituents=8)
     expected = [_p4(p, e, f, energy=en) for p, e, f, en in zip(pt, eta, phi, energy, strict=True)]
-    np.testing.assert_allclose(X, _expected_X(expected, 8), rtol=2e-6, atol=1e-5)
+    np.testing.assert_array_equal(X, _expected_X(expected, 8))
     # every kept constituent is one of the input four-momenta, pT-ordered
     pts = np.hypot(X[..., 1], X[..., 2])
     assert np.all(np.diff(pts, axis=1) <= 1e-4)
@@ -243,7 +240,7 @@ def test_flat_layout_one_jet_per_entry(tmp_path):
     X2, _ = load_root(path, tree="jets", layout="flat", max_jets=3, step_size=2,
                       branches={"pt": "part_pt", "eta": "part_eta", "phi": "part_phi"})
     massless = [_p4(p, e, f) for p, e, f in zip(pt[:3], eta[:3], phi[:3], strict=True)]
-    np.testing.assert_allclose(X2, _expected_X(massless, 200), rtol=2e-6, atol=1e-5)
+    np.testing.assert_array_equal(X2, _expected_X(massless, 200))
 
 
 def test_flat_layout_jets_per_event(tmp_path):
@@ -256,8 +253,7 @@ def test_flat_layout_jets_per_event(tmp_path):
     path = _write_rntuple(tmp_path / "events.root", data, name="events")
     branches = {k: k for k in ("E", "px", "py", "pz")}
     X, info = load_root(path, tree="events", layout="flat", branches=branches, jet_index=1)
-    np.testing.assert_allclose(X, _expected_X([_f32(p4[j]) for j in (1, 5, 7)], 200),
-                               rtol=1e-6, atol=1e-5)
+    np.testing.assert_array_equal(X, _expected_X([_f32(p4[j]) for j in (1, 5, 7)], 200))
     np.testing.assert_array_equal(info["entry"], [0, 2, 3])
     X_all, info_all = load_root(path, tree="events", layout="flat", branches=branches,
                                 jet_index="all")
@@ -324,3 +320,13 @@ def test_not_a_root_file_and_missing_uproot(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "uproot", None)
     with pytest.raises(ImportError, match=r"jetad\[root\]"):
         load_root(bad)
+
+
+def test_import_does_not_load_uproot():
+    import subprocess
+    from pathlib import Path
+
+    code = "import sys, jetad, jetad.datasets; print(int('uproot' in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=Path(__file__).resolve().parents[1], check=True)
+    assert out.stdout.split() == ["0"]
