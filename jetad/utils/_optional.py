@@ -8,6 +8,7 @@ _EXTRA_OF = {
     "distributed": "distributed",
     "pandas": "all",
     "tables": "all",
+    "uproot": "root",
 }
 
 
