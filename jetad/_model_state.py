@@ -68,6 +68,12 @@ def _is_plain_data_class(cls):
             and getattr(cls, "__setstate__", None) is None)
 
 
+def _is_abstract(cls):
+    """Abstract by ABCMeta or by an ``abc.abstractmethod`` left unimplemented."""
+    return inspect.isabstract(cls) or any(
+        getattr(getattr(cls, name, None), "__isabstractmethod__", False) for name in dir(cls))
+
+
 def _public_path(cls):
     """Shortest ``module.Name`` under which ``cls`` is importable (public names first)."""
     parts = cls.__module__.split(".")
@@ -106,8 +112,8 @@ def resolve_class(path, *, estimator):
                          f"jetad version: {exc}") from None
     if not (isinstance(cls, type) and (cls.__module__ + ".").startswith("jetad.")):
         raise ValueError(f"{path!r} in the model file is not a jetad class")
-    if estimator and not (issubclass(cls, BaseEstimator) and not inspect.isabstract(cls)):
-        raise ValueError(f"{path!r} in the model file is not a jetad estimator")
+    if estimator and not (issubclass(cls, BaseEstimator) and not _is_abstract(cls)):
+        raise ValueError(f"{path!r} in the model file is not a concrete jetad estimator")
     if not estimator and not _is_plain_data_class(cls):
         raise ValueError(f"{path!r} in the model file is not a plain jetad data class")
     return cls
