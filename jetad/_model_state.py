@@ -140,6 +140,15 @@ def _check_name(name, where):
         raise ValueError(f"{where}: invalid attribute name {name!r} in the model file")
 
 
+def _is_member(cls, name):
+    """``name`` is a method, property or other descriptor of ``cls`` (not a data default)."""
+    try:
+        attr = inspect.getattr_static(cls, name)
+    except AttributeError:
+        return False
+    return callable(attr) or hasattr(type(attr), "__get__")
+
+
 class _NetState:
     """A decoded ``skorch_net`` node, waiting for its detector to rebuild the net."""
 
@@ -400,7 +409,7 @@ class Decoder:
         net = None
         for name, sub in node["attributes"].items():
             _check_name(name, where)
-            if name in names or hasattr(cls, name):
+            if name in names or _is_member(cls, name):
                 raise ValueError(f"{where}: attribute {name!r} would shadow a parameter or "
                                  f"a member of {cls.__name__}")
             value = self.value(sub, f"{where}.{name}")
