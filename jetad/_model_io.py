@@ -3,10 +3,11 @@
 A model file is a zip archive (stored, not compressed) of exactly two members:
 
 ``model.json``
-    ``{"format": "jetad-model", "format_version": 1, "jetad_version": ...,
+    ``{"format": "jetad-model", "format_version": 1, "versions": {...},
     "estimator": <tree>, "tensors": {key: {"dtype", "shape", "path"}}}``: the
-    class path, parameters and fitted state of the estimator as JSON (see
-    :mod:`jetad._model_state` for the tree), with every array replaced by a key.
+    library versions that wrote it, the class path, parameters and fitted state
+    of the estimator as JSON (the tree of :mod:`jetad._model_state`), with every
+    array replaced by a key of the manifest ``tensors``.
 ``tensors.safetensors``
     The arrays (network weights, fitted arrays) in the safetensors format: a JSON
     header and raw little-endian buffers, read without running any code.
