@@ -32,6 +32,7 @@ defined in ``jetad`` (estimators, or plain data classes); a class path outside
 ``jetad`` is refused before anything is imported.
 """
 
+import collections
 import importlib
 import inspect
 import math
@@ -94,7 +95,8 @@ def resolve_class(path, *, estimator):
     under ``jetad.``; the object found must be a class defined in jetad (or be the
     Pipeline): a concrete estimator if ``estimator``, else a plain data class.
     """
-    if not isinstance(path, str) or not _PATH.fullmatch(path):
+    if (not isinstance(path, str) or not _PATH.fullmatch(path)
+            or any(part.startswith("__") for part in path.split("."))):
         raise ValueError(f"invalid class path {path!r} in the model file")
     if path in _SKLEARN_CLASSES and estimator:
         module, _, name = path.rpartition(".")
@@ -197,23 +199,23 @@ class Encoder:
 
     def value(self, value, where):
         """JSON-safe encoding of ``value`` (``where`` names it in error messages)."""
-        if value is None or isinstance(value, (bool, str, int)):
+        if isinstance(value, np.generic):
+            return self._scalar(value, where)
+        if value is None or type(value) in (bool, str, int):
             return value
-        if isinstance(value, float):
+        if type(value) is float:
             if math.isfinite(value):
                 return value
             return {_TAG: "float", "v": str(value)}
-        if isinstance(value, list):
+        if type(value) is list:
             return [self.value(v, f"{where}[{i}]") for i, v in enumerate(value)]
-        if isinstance(value, tuple):
+        if type(value) is tuple:
             return {_TAG: "tuple", "v": [self.value(v, f"{where}[{i}]")
                                          for i, v in enumerate(value)]}
-        if isinstance(value, dict):
+        if type(value) in (dict, collections.OrderedDict):
             return self._dict(value, where)
-        if isinstance(value, np.ndarray):
+        if type(value) is np.ndarray:
             return self._ndarray(value, where)
-        if isinstance(value, np.generic):
-            return self._scalar(value, where)
         if isinstance(value, np.dtype) or (isinstance(value, type)
                                            and issubclass(value, np.generic)):
             return self._dtype(value, where)
@@ -231,6 +233,8 @@ class Encoder:
                                         for k, v in value.items()]}
 
     def _scalar(self, value, where):
+        if value.dtype.kind == "U":
+            return str(value)
         if value.dtype.name not in ARRAY_DTYPES:
             raise TypeError(f"{where}: numpy scalars of dtype {value.dtype} cannot be saved")
         return {_TAG: "scalar", "dtype": value.dtype.name, "v": self.value(value.item(), where)}

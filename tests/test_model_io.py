@@ -1,5 +1,6 @@
 """jetad.save_model / jetad.load_model: round trips without pickle, refusal of bad files."""
 
+import collections
 import io
 import json
 import os
@@ -191,13 +192,25 @@ def test_feature_names_and_numpy_values_round_trip(images, tmp_path):
     det = AEDetector(**FAST).fit(images)
     det.feature_names_in_ = np.asarray([f"p{i}" for i in range(images.shape[1])], dtype=object)
     det.extra_ = {1: np.float32(0.5), "nan": float("nan"), "dtype": np.dtype("int16"),
-                  "@": (1, "a", None)}
+                  "@": (1, "a", None), "f64": np.float64(2.5), "type": np.uint8}
     loaded = load_model(save_model(det, tmp_path / "ae.jetad"))
     np.testing.assert_array_equal(loaded.feature_names_in_, det.feature_names_in_)
     assert loaded.feature_names_in_.dtype == object
     assert loaded.extra_[1] == np.float32(0.5) and loaded.extra_[1].dtype == np.float32
     assert np.isnan(loaded.extra_["nan"])
     assert loaded.extra_["dtype"] == np.dtype("int16") and loaded.extra_["@"] == (1, "a", None)
+    assert type(loaded.extra_["f64"]) is np.float64 and loaded.extra_["type"] is np.uint8
+
+
+def test_values_that_would_change_type_are_refused(images, tmp_path):
+    det = AEDetector(**FAST).fit(images)
+    det.mask_ = np.ma.masked_array([1.0, 2.0], mask=[True, False])
+    with pytest.raises(TypeError, match="MaskedArray"):
+        save_model(det, tmp_path / "masked.jetad")
+    del det.mask_
+    det.pair_ = collections.namedtuple("Pair", "a b")(1, 2)
+    with pytest.raises(TypeError, match="Pair"):
+        save_model(det, tmp_path / "pair.jetad")
 
 
 def test_load_leaves_the_global_torch_rng_alone(ae_file):
@@ -244,7 +257,8 @@ def test_save_refuses_nan_weights(images, tmp_path):
                                   "jetad.detectors._base._resolve_device",
                                   "jetad.detectors._base.NeuralNet",
                                   "jetad.detectors.BaseNeuralDetector",
-                                  "jetad.os.system", "sklearn.utils.Bunch", "os"])
+                                  "jetad.os.system", "jetad.__main__.main",
+                                  "jetad.cli.__builtins__", "sklearn.utils.Bunch", "os"])
 def test_class_paths_outside_the_allowlist_are_refused(path, ae_file, tmp_path):
     marker = tmp_path / "pwned"
 
