@@ -101,7 +101,7 @@ def save_model(estimator, path):
     """
     from safetensors.numpy import save as save_tensors
 
-    from jetad.datasets._io import atomic_path
+    from jetad.utils import atomic_path
 
     if not isinstance(estimator, BaseEstimator):
         raise TypeError(f"estimator must be a scikit-learn estimator, got "
