@@ -67,6 +67,10 @@ API_SECTIONS = [
     ("Metrics", "Anomaly metrics and scorers (signal = 1, background = 0).", "jetad.metrics"),
     ("Model selection", "Model selection with background-only training.",
      "jetad.model_selection"),
+    ("Saving and loading models",
+     "A model file safe to share: parameters as JSON, arrays as safetensors, no pickle "
+     "(see :ref:`persistence`).",
+     "jetad._model_io"),
     ("Plotting", "Plots of jet images, latent spaces and ROC curves.", "jetad.plotting"),
     ("Utilities", "Shared helpers: the sample cache folder, atomic writes, seeds, optional "
      "imports.", "jetad.utils"),
