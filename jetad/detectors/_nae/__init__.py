@@ -2,6 +2,8 @@
 
 * ``_estimator``: :class:`NAEDetector` (parameters, fit = pre-training + NAE
   phase, scoring, sampling, checkpoints);
+* ``_module``: the torch module (an AE with a fixed encoder input scale) and
+  the callback keeping the best pre-training epoch;
 * ``_settings``: the named presets and the frozen settings one fit resolves;
 * ``_sampler``: :class:`LangevinSampler` (replay buffer, latent and image chains);
 * ``_langevin``: the Langevin chains and the replay buffer themselves;

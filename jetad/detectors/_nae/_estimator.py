@@ -1,19 +1,15 @@
 """The Normalized Autoencoder detector (arXiv:2206.14225, after arXiv:2105.05735)."""
 
-import copy
 import math
 import numbers
 import time
 from numbers import Integral, Real
 
 import numpy as np
-import torch
 from sklearn.utils.validation import check_is_fitted
-from skorch.callbacks import Callback
 
 from jetad.utils import check_random_seed
 
-from .._ae import AEModule
 from .._base import _CONV_CONSTRAINTS, BaseNeuralDetector, _resolve_device, _seeded_torch
 from .._validation import (
     Interval,
@@ -22,6 +18,7 @@ from .._validation import (
     positive_float,
     positive_int,
 )
+from ._module import KeepBestWeights, NAEModule
 from ._monitor import state_copy
 from ._sampler import SAMPLER_PARAMS, LangevinSampler
 from ._settings import DEPRECATED, NAE_PRESETS, resolve_settings
@@ -30,50 +27,6 @@ from ._trainer import NAETrainer, torch_generator
 __all__ = ["NAEDetector"]
 
 _non_negative_int = Interval(Integral, 0, None, closed="left")
-
-
-class _KeepBestWeights(Callback):
-    """Keep the module weights of the epoch with the lowest validation (or train) loss."""
-
-    def initialize(self):
-        self.best_loss_ = math.inf
-        self.best_state_ = None
-        self.best_epoch_ = None
-        return self
-
-    def on_epoch_end(self, net, **kwargs):
-        row = net.history[-1]
-        loss = row.get("valid_loss", row.get("train_loss"))
-        if loss is not None and math.isfinite(loss) and loss < self.best_loss_:
-            self.best_loss_ = float(loss)
-            self.best_epoch_ = int(row["epoch"])
-            self.best_state_ = copy.deepcopy(net.module_.state_dict())
-
-
-class _NAEModule(AEModule):
-    """:class:`AEModule` whose encoder sees the images multiplied by ``input_scale``.
-
-    Spectral normalisation makes every layer (about) 1-Lipschitz, so the encoder
-    output can vary across jets by at most the spread of the inputs (unit-sum
-    40x40 images have L2 norms of a few 1e-2). The encoder's biases start at
-    zero (``ConvEncoder`` under spectral norm), which keeps the
-    initial latent direction independent of the image scale; biases learned in
-    training can still dominate such small inputs. A fixed input scale (a
-    buffer, not trained) lifts the images to unit norm; the energy is still the
-    MSE of the unscaled image and its reconstruction.
-    """
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.register_buffer("input_scale", torch.ones(()))
-
-    def encode(self, x):
-        return super().encode(x * self.input_scale)
-
-    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
-        # state dicts of detectors pickled before the input scale existed: scale 1
-        state_dict.setdefault(prefix + "input_scale", torch.ones(()))
-        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
 
 class NAEDetector(BaseNeuralDetector):
@@ -414,12 +367,12 @@ class NAEDetector(BaseNeuralDetector):
 
     # --------------------------------------------------------------- module
     def _build_module(self):
-        return _NAEModule(self.image_shape_, self.latent_dim, latent_sphere=True,
+        return NAEModule(self.image_shape_, self.latent_dim, latent_sphere=True,
                           spectral_norm=self.spectral_norm, n_filters=self.n_filters,
                           hidden_dim=self.hidden_dim, output_activation=self.output_activation)
 
     def _extra_callbacks(self):
-        return [("keep_best", _KeepBestWeights())]
+        return [("keep_best", KeepBestWeights())]
 
     def _make_net(self, device, seed):
         settings = self.settings_
@@ -441,7 +394,7 @@ class NAEDetector(BaseNeuralDetector):
         return np.asarray(ds_train.indices), np.asarray(ds_valid.indices)
 
     def _set_input_scale(self, X):
-        """Input scale of the encoder (see ``_NAEModule``); kept by a warm start."""
+        """Input scale of the encoder (see ``NAEModule``); kept by a warm start."""
         if self.warm_start and hasattr(self, "input_scale_"):
             return
         if self.settings_.input_scale == "auto":
