@@ -362,6 +362,23 @@ def test_flat_chain_keywords_are_deprecated_aliases():
     assert det.settings_.sampler.x_noise_std == 1e-2 and det.sampler.x_noise_std == 1e-3
 
 
+def test_detector_pickled_with_flat_chain_settings_loads():
+    # the state of a detector pickled before the sampler existed: flat chain parameters
+    X = _tiny_images()
+    det = _fast(x_noise_std=1e-3).fit(X)
+    state = det.__getstate__()
+    del state["settings_"]
+    sampler = state.pop("sampler")
+    state.update(sampler.get_params())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)
+        old = NAEDetector.__new__(NAEDetector)
+        old.__setstate__(state)
+    assert old.sampler.get_params() == sampler.get_params() and old.n_z_steps == "deprecated"
+    assert old.settings_.sampler.x_noise_std == 1e-3
+    np.testing.assert_array_equal(old.score_samples(X), det.score_samples(X))
+    np.testing.assert_array_equal(old.sample(3, random_state=0), det.sample(3, random_state=0))
+
 def test_grid_search_over_a_sampler_parameter():
     from sklearn.model_selection import GridSearchCV, StratifiedKFold
 

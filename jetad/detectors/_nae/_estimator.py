@@ -365,6 +365,16 @@ class NAEDetector(BaseNeuralDetector):
             self.sampler._check_params()
         self.settings_ = resolve_settings(self)
 
+    def __setstate__(self, state):
+        if "settings_" not in state and "net_" not in state and "_net_pickle" in state:
+            # a detector pickled before the sampler existed: flat chain settings
+            chain = {name: state.get(name) for name in SAMPLER_PARAMS}
+            state.update(dict.fromkeys(SAMPLER_PARAMS, DEPRECATED), sampler=LangevinSampler(
+                **{name: value for name, value in chain.items() if value is not None}))
+            self.__dict__.update({k: v for k, v in state.items() if k != "_net_pickle"})
+            state["settings_"] = resolve_settings(self)
+        super().__setstate__(state)
+
     # --------------------------------------------------------------- module
     def _build_module(self):
         return NAEModule(self.image_shape_, self.latent_dim, latent_sphere=True,
