@@ -349,9 +349,13 @@ def test_sampler_is_a_nested_parameter():
 
 def test_flat_chain_keywords_are_deprecated_aliases():
     X = _tiny_images()
-    with pytest.warns(FutureWarning, match="sampler__n_x_steps"):
+    with pytest.warns(FutureWarning) as record:
         old = NAEDetector(max_epochs=2, batch_size=32, nae_iterations=4, nae_batch_size=16,
                           n_z_steps=3, n_x_steps=3, random_state=0, device="cpu").fit(X)
+    messages = sorted(str(w.message) for w in record)
+    assert len(messages) == 2 and "'sampler__n_x_steps'" in messages[0]
+    assert "LangevinSampler(n_z_steps=...)" in messages[1]
+    assert {w.filename for w in record} == {__file__}  # points at the caller
     assert old.settings_.sampler.n_x_steps == 3
     np.testing.assert_array_equal(old.score_samples(X), _fast().fit(X).score_samples(X))
     # an alias overrides the field of the sampler passed with it

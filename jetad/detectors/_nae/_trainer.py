@@ -80,7 +80,9 @@ class NAETrainer:
         self.latent_dim, self.score_batch_size = latent_dim, score_batch_size
         self.device = next(module.parameters()).device
         self.optimizer = torch.optim.Adam(module.parameters(), lr=settings.nae_lr)
-        self.scale = 1.0
+        self.scale = 1.0  # set from the pre-trained AE by ``run``
+        self.n_iterations = None
+        self.chain_temperatures = None
 
     def sample_negatives(self, n):
         """Negative samples from the replay buffer and the chains (no power iterations)."""
