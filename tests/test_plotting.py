@@ -14,6 +14,7 @@ from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from jetad.plotting import (  # noqa: E402
+    latent_energy_map,
     plot_average_images,
     plot_gibbs_triangle,
     plot_latent_histograms,
@@ -31,6 +32,29 @@ def _close_figures():
 def _images(rng, n=30, side=40):
     x = rng.random((n, side * side))
     return x / x.sum(axis=1, keepdims=True)
+
+
+def test_latent_energy_map_geometry_and_checks():
+    from jetad.detectors import LangevinSampler, NAEDetector
+    from jetad.plotting._latent_sphere import _rotation_to_x
+
+    rng = np.random.default_rng(0)
+    for d in (rng.normal(size=3), np.array([1.0, 0, 0]), np.array([-2.0, 0, 0])):
+        rot = _rotation_to_x(d)
+        np.testing.assert_allclose(rot @ rot.T, np.eye(3), atol=1e-12)
+        np.testing.assert_allclose(rot @ (d / np.linalg.norm(d)), [1.0, 0, 0], atol=1e-12)
+    X = _images(rng, n=32, side=8).astype(np.float32)
+    fast = dict(max_epochs=1, nae_iterations=1, random_state=0, device="cpu",
+                sampler=LangevinSampler(n_z_steps=1, n_x_steps=1))
+    det = NAEDetector(**fast).fit(X)
+    emap = latent_energy_map(det, n_theta=4, n_phi=8, center=[0.0, 0.0, 1.0])
+    assert emap.energy.shape == (4, 8) and np.isfinite(emap.energy).all()
+    lat, lon = emap.project(np.array([[0.0, 0.0, 1.0]]))
+    assert abs(lat[0]) < 1e-12 and abs(lon[0]) < 1e-12
+    with pytest.raises(ValueError, match="n_phi must be a positive integer"):
+        latent_energy_map(det, n_phi=0)
+    with pytest.raises(ValueError, match="needs latent_dim=3, got 2"):
+        latent_energy_map(NAEDetector(2, **fast).fit(X))
 
 
 def test_import_does_not_load_matplotlib():
