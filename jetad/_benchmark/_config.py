@@ -53,8 +53,9 @@ _PT_POWERS = [0.01, 0.1, 0.2, 0.3, 0.5]
 # The small preset's NAE: the chain settings of ``jetad demo``; why these, in
 # benchmarks/results/nae_tuning.md.
 _NAE_FAST = {"preset": "cpu", "max_epochs": 8, "batch_size": 64, "lr": 2e-3,
-             "nae_iterations": 100, "nae_batch_size": 32, "nae_lr": 1e-4, "n_z_steps": 5,
-             "n_x_steps": 5, "x_noise_std": 1e-4, "x_metropolis": True}
+             "nae_iterations": 100, "nae_batch_size": 32, "nae_lr": 1e-4, "sampler__n_z_steps": 5,
+             "sampler__n_x_steps": 5, "sampler__x_noise_std": 1e-4,
+             "sampler__x_metropolis": True}
 
 #: Size presets. ``run_benchmark(config=...)`` overrides any key.
 PRESETS = {
@@ -85,7 +86,8 @@ PRESETS = {
             "GMVAE": {"max_epochs": 30, "batch_size": 128},
             "DVAE": {"max_epochs": 50},
             "NAE": {"preset": "cpu", "max_epochs": 30, "nae_iterations": 500,
-                    "nae_batch_size": 64, "nae_lr": 1e-4, "n_z_steps": 10, "n_x_steps": 10},
+                    "nae_batch_size": 64, "nae_lr": 1e-4, "sampler__n_z_steps": 10,
+                    "sampler__n_x_steps": 10},
         },
         "baselines": {"mean_x2": {}, "isolation_forest": {"n_estimators": 200},
                       "jet_mass": {}, "supervised_cnn": {"max_epochs": 10}},

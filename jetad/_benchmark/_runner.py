@@ -215,8 +215,9 @@ class SuiteRunner:
     def _detector_unit(self, spec, setting, method, seed, data):
         from jetad.model_selection import evaluate_detector
 
-        det = detector_class(method)(**self.cfg["detectors"][method], random_state=int(seed),
-                                     device=self.cfg["device"], verbose=0)
+        # set_params, not the constructor: configs name nested parameters (sampler__*)
+        det = detector_class(method)(random_state=int(seed), device=self.cfg["device"],
+                                     verbose=0).set_params(**self.cfg["detectors"][method])
         evaluation = evaluate_detector(det, data.X_train, data.X_test, data.y_test)
         scores = {method: evaluation["anomaly_scores"]}
         score_seconds = evaluation["score_seconds"]
