@@ -419,11 +419,12 @@ def generate_jets(kind, n_jets, *, random_state=None, n_jobs=1, level="detector"
         Replace generation parameters of ``kind``: e.g. ``pt_min``,
         ``pt_max``, ``eta_max``, ``pthat_min``, ``pthat_max``, ``mpi``,
         ``jet_r``, ``n_constituents``, ``extra_settings`` (raw Pythia
-        commands), ``match_r``, for ``"heidelberg"`` ``m_fv``, ``m_q_dark``,
-        ``kinetic_mixing``, and for the Z' dark kinds ``mzprime``, ``lambda_dark``,
-        ``m_pi_dark``, ``m_rho_dark``, ``n_colors``, ``n_flavors``,
-        ``prob_vector``, ``pi_diag_visible``, ``rho_diag_visible``,
-        ``offdiag_visible``. See :func:`jetad.datasets.default_card`.
+        commands), ``match_r``; for the dark kinds ``m_pi_dark``,
+        ``m_rho_dark``, ``n_colors``; for ``"heidelberg"`` ``m_fv``,
+        ``m_q_dark``, ``kinetic_mixing``; for the Z' dark kinds ``mzprime``,
+        ``lambda_dark``, ``n_flavors``, ``prob_vector``, ``pi_diag_visible``,
+        ``rho_diag_visible``, ``offdiag_visible``. See
+        :func:`jetad.datasets.default_card`.
 
     Returns
     -------
