@@ -53,20 +53,49 @@ def _style_context(style):
     return _pyplot().style.context(sheet)
 
 
+def _freeze_fonts(fig):
+    """Put the current rcParams' fonts in front of generic families ("sans-serif", ...).
+
+    Matplotlib resolves generic families when a figure is drawn, i.e. after
+    the style context has ended; concrete names keep the style's fonts.
+    mplhep's "custom" maths fonts cannot be kept that way and become STIX sans.
+    """
+    import_optional("matplotlib")
+    from matplotlib import font_manager
+
+    rc = _pyplot().rcParams
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    generic = {"serif", "sans-serif", "monospace", "cursive", "fantasy"}
+    for ax in fig.axes:  # materialise the ticks that later ticks copy
+        ax.xaxis.get_major_ticks()
+        ax.yaxis.get_major_ticks()
+    for text in fig.findobj(lambda a: hasattr(a, "set_fontfamily")):
+        if text.get_math_fontfamily() == "custom":
+            # "custom" reads its fonts from the rcParams in force at draw time
+            text.set_math_fontfamily("stixsans")
+        family = text.get_fontfamily()
+        if any(f in generic for f in family):
+            text.set_fontfamily([n for f in family for n in (
+                [v for v in rc[f"font.{f}"] if v in installed] + [f] if f in generic else [f])])
+
+
 def _styled(func):
     """Run ``func`` under the style named by its ``style`` keyword."""
     @functools.wraps(func)
     def wrapper(*args, style=None, **kwargs):
         with _style_context(style):
-            return func(*args, style=style, **kwargs)
+            out = func(*args, style=style, **kwargs)
+            if style is not None:
+                _freeze_fonts(out if hasattr(out, "savefig") else out.figure)
+        return out
 
     return wrapper
 
 
-def _new_axes(ax, figsize=(5, 4)):
+def _new_axes(ax):
     if ax is not None:
         return ax.figure, ax
-    fig, ax = _pyplot().subplots(figsize=figsize)
+    fig, ax = _pyplot().subplots(layout="constrained")
     return fig, ax
 
 
@@ -92,10 +121,12 @@ def _as_images(images, image_shape=None):
 
 
 def _grid(n_panels, ncols, panel_size):
+    if panel_size is None:
+        panel_size = 3.0 * max(1.0, _pyplot().rcParams["font.size"] / 10.0)
     ncols = min(ncols or n_panels, n_panels)
     nrows = math.ceil(n_panels / ncols)
     fig, axes = _pyplot().subplots(nrows, ncols, squeeze=False, layout="constrained",
-                                   figsize=(panel_size * ncols + 0.8, panel_size * nrows))
+                                   figsize=(panel_size * (ncols + 0.3), panel_size * nrows))
     axes = axes.ravel()
     for ax in axes[n_panels:]:
         ax.set_visible(False)
@@ -160,7 +191,7 @@ def _image_panels(images, titles, *, log, vmin, vmax, ncols, panel_size, cmap, c
 
 @_styled
 def plot_mixture_components(components, *, titles=None, log=True, vmin=None, ncols=None,
-                            panel_size=3.0, cmap="viridis", colorbar=True, vmax=None,
+                            panel_size=None, cmap="viridis", colorbar=True, vmax=None,
                             pixel_size=None, colorbar_label=None, style=None):
     """Plot a DVAE's mixture components (normalised decoder-weight images).
 
@@ -183,7 +214,9 @@ def plot_mixture_components(components, *, titles=None, log=True, vmin=None, nco
         ``log``) and the largest pixel over all panels.
     ncols : int or None
         Panels per row (default: all in one row).
-    panel_size : float, default=3.0
+    panel_size : float or None
+        Panel height in inches; default 3, scaled up with the font size of
+        larger styles (e.g. ``style="hep"``).
     cmap : str, default="viridis"
     colorbar : bool, default=True
         One colour bar for all panels.
@@ -236,7 +269,7 @@ def _image_groups(images, y, labels, image_shape):
 
 @_styled
 def plot_average_images(images, y=None, *, labels=None, image_shape=None, log=True, vmin=None,
-                        ncols=None, panel_size=3.0, cmap="viridis", colorbar=True, vmax=None,
+                        ncols=None, panel_size=None, cmap="viridis", colorbar=True, vmax=None,
                         pixel_size=None, colorbar_label="mean pixel intensity", style=None):
     """Plot the average jet image of each class (paper Fig. 1).
 
@@ -375,7 +408,7 @@ def plot_gibbs_triangle(weights, y=None, *, labels=None, vertex_labels=None, ax=
         raise ValueError("weights must be finite and non-negative")
     w = w / np.clip(w.sum(axis=1, keepdims=True), 1e-300, None)
     xy = w @ _TRIANGLE
-    _, ax = _new_axes(ax, figsize=(5, 4.6))
+    _, ax = _new_axes(ax)
     rng = np.random.default_rng(random_state)
     for name, mask in _class_groups(w.shape[0], y, labels):
         idx = np.flatnonzero(mask)
@@ -525,7 +558,7 @@ def plot_sic(curves, *, ax=None, min_background_count=10, show_random=True, band
         eff_s, sic, _ = significance_improvement(y_true, scores)
         n_bkg, k = _background_counts(y_true, roc_curve_anomaly(y_true, scores)[1])
         keep = (k >= min_background_count) & np.isfinite(sic)
-        (line,) = ax.plot(eff_s[keep], sic[keep], label=f"{name} (max {best:.2f})")
+        (line,) = ax.plot(eff_s[keep], sic[keep], label=f"{name} (max SIC {best:.2f})")
         if band and np.any(keep):
             low, high = _binomial_interval(k[keep], n_bkg, confidence_level)
             ax.fill_between(eff_s[keep], eff_s[keep] / np.sqrt(high),
