@@ -192,8 +192,11 @@ def test_performance_plots_hep_style(rng, func, tmp_path):
     tick = ax.xaxis.get_major_ticks()[0]
     assert tick.tick1line.get_marker() == matplotlib.lines.TICKUP  # ticks inside
     assert ax.get_legend().get_texts()[0].get_fontname() == "TeX Gyre Heros"
-    _, ax2 = plt.subplots()
+    fig, (ax2, other) = plt.subplots(1, 2)
+    other.set_xlabel("mine")
     assert func({"a": (y, s)}, ax=ax2, style="ATLAS") is ax2
+    assert ax2.xaxis.label.get_fontname() == "TeX Gyre Heros"
+    assert other.xaxis.label.get_fontname() != "TeX Gyre Heros"  # the user's axes untouched
 
 
 @pytest.mark.parametrize("func", [plot_latent_histograms, plot_gibbs_triangle])

@@ -130,9 +130,9 @@ def _image_panels(images, titles, *, log, vmin, vmax, ncols, panel_size, cmap, c
 
 
 @_styled
-def plot_mixture_components(components, *, titles=None, log=True, vmin=None, ncols=None,
-                            panel_size=None, cmap="viridis", colorbar=True, vmax=None,
-                            pixel_size=None, colorbar_label=None, style=None):
+def plot_mixture_components(components, *, titles=None, log=True, vmin=None, vmax=None,
+                            ncols=None, panel_size=None, cmap="viridis", colorbar=True,
+                            colorbar_label=None, pixel_size=None, style=None):
     """Plot a DVAE's mixture components (normalised decoder-weight images).
 
     The panels are drawn in :class:`~jetad.JetImager`'s orientation (eta'
@@ -160,13 +160,13 @@ def plot_mixture_components(components, *, titles=None, log=True, vmin=None, nco
     cmap : str, default="viridis"
     colorbar : bool, default=True
         One colour bar for all panels.
+    colorbar_label : str or None
+        Default ``p(pixel | r_k = 1)``.
     pixel_size : float, (float, float), JetImager or None
         ``(delta_eta, delta_phi)`` of the pixels, or the
         :class:`~jetad.JetImager` that made the images (its ``n_pixels`` must
         match): the axes then show eta' and phi'. ``None``: eta' and phi' in
         units of the pixel size, ``0`` at the image centre.
-    colorbar_label : str or None
-        Default ``p(pixel | r_k = 1)``.
     style : str or None
         ``"hep"`` (mplhep's ROOT style) or the name of an mplhep style
         (``"CMS"``, ``"ATLAS"``, ``"LHCb2"``, ``"ALICE"``, ...), applied to
@@ -209,8 +209,8 @@ def _image_groups(images, y, labels, image_shape):
 
 @_styled
 def plot_average_images(images, y=None, *, labels=None, image_shape=None, log=True, vmin=None,
-                        ncols=None, panel_size=None, cmap="viridis", colorbar=True, vmax=None,
-                        pixel_size=None, colorbar_label="mean pixel intensity", style=None):
+                        vmax=None, ncols=None, panel_size=None, cmap="viridis", colorbar=True,
+                        colorbar_label="mean pixel intensity", pixel_size=None, style=None):
     """Plot the average jet image of each class (paper Fig. 1).
 
     Drawn in :class:`~jetad.JetImager`'s orientation: eta' to the right,
@@ -228,11 +228,13 @@ def plot_average_images(images, y=None, *, labels=None, image_shape=None, log=Tr
         Display names of the classes in ``y`` (e.g. ``{0: "QCD", 1: "top"}``).
     image_shape : tuple of int or None
         ``(H, W)`` for flat non-square images.
-    log, vmin, vmax, ncols, panel_size, cmap, colorbar, pixel_size, style
+    log, vmin, vmax, ncols, panel_size, cmap, colorbar
         As in :func:`plot_mixture_components`.
     colorbar_label : str, default="mean pixel intensity"
         For normalised JetImager images, the mean fraction of the jet pT in
         the pixel.
+    pixel_size, style
+        As in :func:`plot_mixture_components`.
 
     Returns
     -------
