@@ -6,6 +6,7 @@ array, extent and origin, i.e. in the data coordinates the axes label.
 """
 
 import sys
+import warnings
 
 import matplotlib
 
@@ -208,3 +209,19 @@ def test_style_errors(monkeypatch):
     monkeypatch.setitem(sys.modules, "mplhep", None)
     with pytest.raises(ImportError, match=r"jetad\[plot\]"):
         plot_mixture_components(imgs, style="hep")
+
+
+@pytest.mark.parametrize("func", PLOTS)
+def test_colour_bar_spans_the_images_and_tight_layout_works(func):
+    imgs = _literal_imager().transform(_two_prong_jet(*PRONG))
+    fig = _plot(func, np.concatenate([imgs, imgs]), ncols=2)
+    panels = [ax for ax in fig.axes if ax.images]
+    bar = panels[-1].images[0].colorbar.ax
+    for ax in panels:
+        ax.apply_aspect()
+    assert bar.get_position().y0 == pytest.approx(min(a.get_position().y0 for a in panels))
+    assert bar.get_position().y1 == pytest.approx(max(a.get_position().y1 for a in panels))
+    assert bar.get_position().x0 > max(a.get_position().x1 for a in panels)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fig.tight_layout()  # a user's habit: no error, no warning

@@ -35,7 +35,7 @@ def _colors():
 def _new_axes(ax):
     if ax is not None:
         return ax.figure, ax
-    fig, ax = _pyplot().subplots(layout="constrained")
+    fig, ax = _pyplot().subplots(layout="tight")
     return fig, ax
 
 
@@ -60,17 +60,37 @@ def _as_images(images, image_shape=None):
     return images
 
 
-def _grid(n_panels, ncols, panel_size):
+def _grid(n_panels, ncols, panel_size, colorbar, aspect):
+    """Panels on a grid, with a last column for one shared colour bar.
+
+    ``aspect`` is the images' width / height. A gridspec column (not
+    ``make_axes``) keeps the figure compatible with a later
+    ``fig.tight_layout()``.
+    """
     if panel_size is None:
         panel_size = 3.0 * max(1.0, _pyplot().rcParams["font.size"] / 10.0)
     ncols = min(ncols or n_panels, n_panels)
     nrows = math.ceil(n_panels / ncols)
-    fig, axes = _pyplot().subplots(nrows, ncols, squeeze=False, layout="constrained",
-                                   figsize=(panel_size * (ncols + 0.3), panel_size * nrows))
-    axes = axes.ravel()
-    for ax in axes[n_panels:]:
-        ax.set_visible(False)
-    return fig, axes[:n_panels]
+    # a panel is its image (about 0.75 * panel_size high) plus title and labels
+    panel_width = 0.75 * panel_size * aspect + 0.25 * panel_size
+    width = [panel_width] * ncols + ([0.07 * panel_size] if colorbar else [])
+    fig = _pyplot().figure(figsize=(sum(width) + 0.3 * panel_size * colorbar,
+                                    panel_size * nrows))
+    grid = fig.add_gridspec(nrows, len(width), width_ratios=width)
+    axes = [fig.add_subplot(grid[i // ncols, i % ncols]) for i in range(n_panels)]
+    cax = fig.add_subplot(grid[:, -1]) if colorbar else None
+    return fig, axes, cax
+
+
+def _fit_colorbar(fig, axes, cax):
+    """Lay out, then give the colour bar the height of the images (equal aspect)."""
+    fig.tight_layout()
+    for ax in axes:
+        ax.apply_aspect()
+    top = max(ax.get_position().y1 for ax in axes)
+    bottom = min(ax.get_position().y0 for ax in axes)
+    pos = cax.get_position()
+    cax.set_position([pos.x0, bottom, pos.width, top - bottom])
 
 
 def _pixel_grid(shape, pixel_size):
@@ -117,7 +137,8 @@ def _image_panels(images, titles, *, log, vmin, vmax, ncols, panel_size, cmap, c
                   colorbar_label, pixel_size):
     extent, xlabel, ylabel = _pixel_grid(images.shape[1:], pixel_size)
     norm, shown = _shared_norm(images, log, vmin, vmax)
-    fig, axes = _grid(len(images), ncols, panel_size)
+    aspect = (extent[1] - extent[0]) / (extent[3] - extent[2])
+    fig, axes, cax = _grid(len(images), ncols, panel_size, colorbar, aspect)
     for ax, img, title in zip(axes, shown, titles, strict=True):
         im = ax.imshow(img, origin="upper", extent=extent, cmap=cmap, norm=norm,
                        interpolation="nearest")
@@ -125,7 +146,10 @@ def _image_panels(images, titles, *, log, vmin, vmax, ncols, panel_size, cmap, c
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
     if colorbar:
-        fig.colorbar(im, ax=list(axes), label=colorbar_label, shrink=0.9)
+        fig.colorbar(im, cax=cax, label=colorbar_label)
+        _fit_colorbar(fig, axes, cax)
+    else:
+        fig.tight_layout()
     return fig
 
 
