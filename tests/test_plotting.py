@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+import warnings
 
 import matplotlib
 
@@ -189,6 +190,9 @@ def test_performance_plots_hep_style(rng, func, tmp_path):
     y, s = _scored(rng)
     ax = func({"a": (y, s)}, style="hep")
     ax.figure.savefig(tmp_path / "p.png")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ax.figure.tight_layout()
     tick = ax.xaxis.get_major_ticks()[0]
     assert tick.tick1line.get_marker() == matplotlib.lines.TICKUP  # ticks inside
     assert ax.get_legend().get_texts()[0].get_fontname() == "TeX Gyre Heros"

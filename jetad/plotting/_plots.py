@@ -105,9 +105,10 @@ def _pixel_grid(shape, pixel_size):
         return ((-w / 2, w / 2, -h / 2, h / 2),
                 r"$\eta'/\Delta\eta$ (pixels)", r"$\phi'/\Delta\phi$ (pixels)")
     if hasattr(pixel_size, "pixel_size"):
-        n_pixels = np.broadcast_to(np.asarray(pixel_size.n_pixels), (2,))
-        if tuple(int(v) for v in n_pixels) != (h, w):
-            raise ValueError(f"the imager's n_pixels={pixel_size.n_pixels!r} does not match "
+        n_pixels = getattr(pixel_size, "n_pixels", None)
+        if n_pixels is not None and tuple(
+                int(v) for v in np.broadcast_to(np.asarray(n_pixels), (2,))) != (h, w):
+            raise ValueError(f"the imager's n_pixels={n_pixels!r} does not match "
                              f"images of shape {(h, w)}")
         pixel_size = pixel_size.pixel_size
     size = np.asarray(pixel_size, dtype=object).ravel()
