@@ -18,6 +18,7 @@ from ._plots import (
     plot_latent_histograms,
     plot_mixture_components,
     plot_roc_curves,
+    plot_sic,
 )
 
 __all__ = [
@@ -27,4 +28,5 @@ __all__ = [
     "plot_latent_histograms",
     "plot_mixture_components",
     "plot_roc_curves",
+    "plot_sic",
 ]

@@ -9,6 +9,7 @@ _EXTRA_OF = {
     "pandas": "all",
     "tables": "all",
     "uproot": "root",
+    "mplhep": "plot",
 }
 
 
