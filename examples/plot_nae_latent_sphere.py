@@ -28,7 +28,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from jetad import JetImager, NAEDetector  # noqa: E402
-from jetad.datasets import generate_jets  # noqa: E402
+from jetad.datasets import fetch_generated  # noqa: E402
 from jetad.detectors import LangevinSampler  # noqa: E402
 from jetad.plotting import latent_energy_map  # noqa: E402
 
@@ -40,8 +40,8 @@ cache = os.environ.get("JETAD_EXAMPLE_CACHE") or tempfile.gettempdir()
 imager = JetImager(gaussian_sigma=1.0)
 images = {}
 for seed, kind in enumerate(("qcd", "top")):
-    path = os.path.join(cache, f"example_{kind}_{n_jets}_{seed}.h5")
-    jets = generate_jets(kind, n_jets, random_state=seed, n_jobs=2, output=path, progress=False)
+    jets, _ = fetch_generated(kind, n_jets, random_state=seed, cache_dir=cache, n_jobs=2,
+                              prefix="example_")
     images[kind] = imager.transform(jets)
 
 # %%
