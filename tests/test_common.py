@@ -11,6 +11,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import jetad.detectors as detectors
 from jetad import JetImager, LundPlane
+from jetad.detectors import LangevinSampler
 from jetad.model_selection import BackgroundOnly
 
 # Checks that a neural detector cannot pass, and why. Everything else must pass.
