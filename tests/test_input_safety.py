@@ -208,7 +208,7 @@ def _fixed_frame(path, labels):
     pd.DataFrame(cols).to_hdf(path, key="table", mode="w")
 
 
-@pytest.mark.parametrize("labels,match", [([0, np.nan, 1], "NaN"), ([0, 0.7, 1], "0.7"),
+@pytest.mark.parametrize("labels,match", [([0, np.nan, 1], "nan"), ([0, 0.7, 1], "0.7"),
                                           ([0, 2, 1], "0 or 1"), ([0, -1, 1], "0 or 1")])
 def test_5_top_tagging_labels(tmp_path, labels, match):
     _fixed_frame(tmp_path / "t.h5", labels)
@@ -327,8 +327,10 @@ def test_18_save_jets_refuses_bad_values(tmp_path):
             save_jets(path, bad)
     with pytest.raises(ValueError, match="'y'"):
         save_jets(path, _jets(), info={"y": [1, 2]})
-    with pytest.raises(ValueError, match="y"):
+    with pytest.raises(TypeError, match="integer labels"):
         save_jets(path, _jets(), y=np.array([0, 1, 0.7, 1, 0, 0]))
+    with pytest.raises(TypeError, match="y"):
+        save_jets(path, _jets(), y=np.array(["0", "1", "0", "1", "0", "0"]))
     assert not os.path.exists(path)
     assert os.listdir(tmp_path) == []
 
