@@ -475,3 +475,18 @@ def test_load_jets_round_trip_still_works(tmp_path):
     np.testing.assert_array_equal(X2, X)
     assert info["a"] == 1 and info["y"].tolist() == [0, 1, 0, 1, 0, 1]
     assert json.loads(json.dumps({k: v for k, v in info.items() if k != "y"}))
+
+
+def test_lund_plane_empty_last_jet():
+    """Found by the property tests: an empty jet after the last non-empty one."""
+    X = np.array([[[1.0, 1.0, 0.0, 0.0]], [[0.0, 0.0, 0.0, 0.0]]])
+    with pytest.warns(UserWarning):
+        out = LundPlane(n_bins=8).transform(X)
+    assert out.shape == (2, 64) and not out.any()
+
+
+def test_18_save_jets_without_constituents(tmp_path):
+    """Found by the property tests: (n, 0, 4) gave an h5py chunk-shape error."""
+    save_jets(tmp_path / "e.h5", np.zeros((3, 0, 4)))
+    X, info = load_jets(tmp_path / "e.h5")
+    assert X.shape == (3, 0, 4) and info == {}

@@ -93,14 +93,13 @@ def atomic_path(path):
 
 
 def _check_X(X):
-    X = np.asarray(X)
+    X = _check_real_input(X)  # TypeError for masked, bool, complex, strings
     if X.ndim != 3 or X.shape[2] != 4:
         raise ValueError(
             f"X must have shape (n_jets, n_constituents, 4) with columns (E, px, py, pz), "
             f"got shape {X.shape}"
         )
     if X.dtype.kind not in "iuf":
-        _check_real_input(X)  # a TypeError naming the problem
         raise TypeError(f"X must be numeric, got dtype {X.dtype}")
     if X.shape[0] == 0:
         raise ValueError("X has 0 jets; at least one jet is required")
@@ -131,6 +130,8 @@ def _check_y(y, n_jets):
 
 def _create_X(f, X):
     n, m, _ = X.shape
+    if X.size == 0:  # jets without constituents: h5py cannot chunk an empty axis
+        return f.create_dataset("X", data=X)
     return f.create_dataset("X", data=X, chunks=(max(1, min(n, 1024)), max(m, 1), 4),
                             compression="gzip", compression_opts=4, shuffle=True)
 
