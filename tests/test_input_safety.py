@@ -490,3 +490,10 @@ def test_18_save_jets_without_constituents(tmp_path):
     save_jets(tmp_path / "e.h5", np.zeros((3, 0, 4)))
     X, info = load_jets(tmp_path / "e.h5")
     assert X.shape == (3, 0, 4) and info == {}
+
+
+def test_14_lund_plane_constituent_along_the_beam():
+    """Found by the property tests: E == pz with a tiny pT gave R = inf in FastJet."""
+    X = np.array([[[1e20, 6.6e-54, 0.0, 1e20], [1e20, 1e20, 0.0, 0.0]]])
+    out = LundPlane(n_bins=8).transform(X)
+    assert out.shape == (1, 64) and np.all(np.isfinite(out))
