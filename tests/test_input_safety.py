@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 import awkward as ak
 import h5py
@@ -497,3 +498,36 @@ def test_14_lund_plane_constituent_along_the_beam():
     X = np.array([[[1e20, 6.6e-54, 0.0, 1e20], [1e20, 1e20, 0.0, 0.0]]])
     out = LundPlane(n_bins=8).transform(X)
     assert out.shape == (1, 64) and np.all(np.isfinite(out))
+
+
+def test_21_lock_excludes_a_second_writer(tmp_path):
+    out = tmp_path / "w.h5"
+    code = (
+        "import os, time\n"
+        "from jetad.datasets import _io\n"
+        f"with _io._writer_lock({str(out)!r}):\n"
+        f"    open({str(tmp_path / 'acquired')!r}, 'w').close()\n"
+        "    time.sleep(0.5)\n"
+        f"    open({str(tmp_path / 'released')!r}, 'w').close()\n"
+    )
+    env = dict(os.environ, PYTHONPATH=os.getcwd())
+    child = subprocess.Popen([sys.executable, "-c", code], env=env)
+    try:
+        while not (tmp_path / "acquired").exists():
+            assert child.poll() is None
+            time.sleep(0.01)
+        with _io._writer_lock(out):
+            assert (tmp_path / "released").exists()
+    finally:
+        child.wait()
+    assert sorted(os.listdir(tmp_path)) == ["acquired", "released"]
+
+
+def test_21_generation_lock_removes_stale_temps_of_its_target_only(tmp_path):
+    names = [".g.h5.abcd1234.tmp", ".g.h5.partial.x_y9ABCD.tmp"]
+    kept = [".g.h5.partial", ".other.h5.abcd1234.tmp", "g.h5.abcd1234.tmp", ".g.h5.abc.tmp"]
+    for name in names + kept:
+        (tmp_path / name).write_bytes(b"x")
+    with _io.generation_lock(tmp_path / "g.h5"):
+        assert sorted(os.listdir(tmp_path)) == sorted(kept + [".g.h5.lock"])
+    assert sorted(os.listdir(tmp_path)) == sorted(kept)
