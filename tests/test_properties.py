@@ -44,7 +44,7 @@ def _elements(dtype):
     if dtype.kind == "f":
         return st.one_of(st.floats(width=8 * min(dtype.itemsize, 8), allow_subnormal=False),
                          _EXTREME.map(lambda v: np.array(v).astype(dtype)[()]))
-    if dtype == object:
+    if dtype.kind == "O":
         return st.one_of(st.floats(allow_nan=True), st.integers(-5, 5), st.text(max_size=3),
                          st.booleans())
     return None

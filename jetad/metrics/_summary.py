@@ -4,7 +4,6 @@ import numpy as np
 from sklearn.utils import check_array
 
 from ..jets import _check_real_input
-
 from ._roc import anomaly_auc, background_rejection_interval
 from ._uncertainty import ONE_SIGMA
 
