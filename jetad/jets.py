@@ -247,7 +247,8 @@ def _awkward_to_padded(X, columns):
             )
         counts = ak.to_numpy(ak.num(X, axis=1))
         flat = np.stack(
-            [ak.to_numpy(ak.flatten(X[c], axis=None)).astype(np.float64) for c in columns],
+            [_check_real_input(ak.to_numpy(ak.flatten(X[c], axis=None)), f"X[{c!r}]")
+             .astype(np.float64) for c in columns],
             axis=-1,
         )
     else:
@@ -257,7 +258,7 @@ def _awkward_to_padded(X, columns):
             )
         counts = ak.to_numpy(ak.num(X, axis=1))
         inner = ak.flatten(X, axis=1)
-        flat = np.asarray(ak.to_numpy(inner), dtype=np.float64)
+        flat = _check_real_input(ak.to_numpy(inner)).astype(np.float64)
         if flat.size == 0:
             flat = flat.reshape(0, len(columns))
     return _ragged_to_padded(counts, flat, columns)

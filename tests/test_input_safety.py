@@ -531,3 +531,14 @@ def test_21_generation_lock_removes_stale_temps_of_its_target_only(tmp_path):
     with _io.generation_lock(tmp_path / "g.h5"):
         assert sorted(os.listdir(tmp_path)) == sorted(kept + [".g.h5.lock"])
     assert sorted(os.listdir(tmp_path)) == sorted(kept)
+
+
+def test_15_awkward_refuses_non_real_input():
+    jets = [np.array([[2.0, 1, 1, 1]] * 2), np.array([[2.0, 1, 1, 1]])]
+    with pytest.raises(TypeError, match="X"):
+        as_padded(ak.Array([j > 0 for j in jets]))
+    records = ak.zip({c: ak.Array([[1.0, 2.0], [3.0]]) for c in ("pt", "eta")}
+                     | {"phi": ak.Array([[True, False], [True]])})
+    with pytest.raises(TypeError, match="phi"):
+        as_padded(records, columns=("pt", "eta", "phi"))
+    assert as_padded(ak.Array(jets)).shape == (2, 2, 4)
