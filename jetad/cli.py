@@ -127,8 +127,7 @@ def _run(parser, args):
         print(__version__)
         return 0
     if args.command is None:
-        parser.print_help()
-        return 1
+        parser.error("a command is required: demo, generate or benchmark")
     if args.command == "generate":
         from jetad.datasets import generate_jets
 

@@ -100,6 +100,8 @@ def _check_real_scalar(value, name):
                         f"{type(value).__name__}")
     if isinstance(value, (complex, np.complexfloating)):
         raise _ComplexInputError(f"Complex data not supported: {name} holds {value!r}")
+    if isinstance(value, numbers.Integral) and abs(int(value)) > FLOAT32_MAX:
+        raise ValueError(f"{name} holds the integer {value} beyond the float32 range")
 
 
 def _check_float32_range(X, name="X"):

@@ -542,3 +542,9 @@ def test_15_awkward_refuses_non_real_input():
     with pytest.raises(TypeError, match="phi"):
         as_padded(records, columns=("pt", "eta", "phi"))
     assert as_padded(ak.Array(jets)).shape == (2, 2, 4)
+
+
+def test_9_cli_without_command_is_a_usage_error():
+    proc = _cli()
+    assert proc.returncode == 2 and "a command is required" in proc.stderr
+    assert _cli("--version").returncode == 0

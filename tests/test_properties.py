@@ -46,6 +46,7 @@ def _elements(dtype):
                          _EXTREME.map(lambda v: np.array(v).astype(dtype)[()]))
     if dtype.kind == "O":
         return st.one_of(st.floats(allow_nan=True), st.integers(-5, 5), st.text(max_size=3),
+                         st.sampled_from([10**50, -(10**400), 1j, b"1", "2.5", None]),
                          st.booleans())
     return None
 
