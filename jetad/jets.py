@@ -37,6 +37,89 @@ __all__ = [
 P4_COLUMNS = ("E", "px", "py", "pz")
 PTETAPHI_COLUMNS = ("pt", "eta", "phi")
 _KNOWN_COLUMNS = {"E", "px", "py", "pz", "pt", "eta", "y", "phi", "m", "mass", "pid"}
+#: Largest magnitude accepted: jets are stored and imaged in float32.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+#: Relative tolerance of the ``E >= |p|`` check (float32 rounding of massless constituents).
+_MASS_SHELL_RTOL = 1e-4
+
+
+class _ComplexInputError(TypeError, ValueError):
+    """Complex input: refused, since a float conversion would drop the imaginary part.
+
+    A ``TypeError`` that is also a ``ValueError``, the type scikit-learn's
+    estimator checks expect for complex data.
+    """
+
+
+def _check_real_input(X, name="X"):
+    """Refuse what a float conversion would silently change; return ``np.asarray(X)``.
+
+    Masked arrays are refused (a float conversion drops the mask), and so are
+    booleans, strings and bytes (numeric strings included), complex numbers,
+    dates and object arrays holding any of those.
+
+    Parameters
+    ----------
+    X : array-like
+    name : str, default="X"
+        Name of the argument, for the error message.
+
+    Returns
+    -------
+    X : ndarray
+        Without a copy where ``X`` already is an ndarray.
+
+    Raises
+    ------
+    TypeError
+        For the inputs above (:class:`_ComplexInputError` for complex ones).
+    """
+    if isinstance(X, np.ma.MaskedArray):
+        raise TypeError(
+            f"{name} is a masked array: jetad does not honour masks (a conversion would use "
+            f"the masked values); pass {name}.filled(0) or drop the masked entries"
+        )
+    arr = np.asarray(X)
+    kind = arr.dtype.kind
+    if kind == "O":
+        for value in arr.flat:
+            _check_real_scalar(value, name)
+    elif kind == "c":
+        raise _ComplexInputError(
+            f"Complex data not supported: {name} has dtype {arr.dtype} and the imaginary "
+            f"part would be dropped"
+        )
+    elif kind not in "iuf":
+        raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+    return arr
+
+
+def _check_real_scalar(value, name):
+    if isinstance(value, (str, bytes, bool, np.bool_, np.str_, np.bytes_)):
+        raise TypeError(f"{name} must hold real numbers, got an element {value!r} of type "
+                        f"{type(value).__name__}")
+    if isinstance(value, (complex, np.complexfloating)):
+        raise _ComplexInputError(f"Complex data not supported: {name} holds {value!r}")
+    if isinstance(value, numbers.Integral) and abs(int(value)) > FLOAT32_MAX:
+        raise ValueError(f"{name} holds the integer {value} beyond the float32 range")
+
+
+def _check_float32_range(X, name="X"):
+    """Refuse values that a float32 cast would turn into infinity.
+
+    Raises
+    ------
+    ValueError
+        If ``|X|`` exceeds the float32 maximum (about 3.4e38) somewhere.
+    """
+    X = np.asarray(X)
+    if X.dtype.kind == "f" and X.dtype.itemsize > 4 and X.size:
+        big = np.abs(X) > FLOAT32_MAX
+        if np.any(big):
+            raise ValueError(
+                f"{name} contains {int(big.sum())} value(s) beyond the float32 range "
+                f"(|x| > {FLOAT32_MAX:.4g}), e.g. {X[big].flat[0]!r}: they would become inf"
+            )
 
 
 def wrap_phi(phi):
@@ -166,7 +249,8 @@ def _awkward_to_padded(X, columns):
             )
         counts = ak.to_numpy(ak.num(X, axis=1))
         flat = np.stack(
-            [ak.to_numpy(ak.flatten(X[c], axis=None)).astype(np.float64) for c in columns],
+            [_check_real_input(ak.to_numpy(ak.flatten(X[c], axis=None)), f"X[{c!r}]")
+             .astype(np.float64) for c in columns],
             axis=-1,
         )
     else:
@@ -176,7 +260,7 @@ def _awkward_to_padded(X, columns):
             )
         counts = ak.to_numpy(ak.num(X, axis=1))
         inner = ak.flatten(X, axis=1)
-        flat = np.asarray(ak.to_numpy(inner), dtype=np.float64)
+        flat = _check_real_input(ak.to_numpy(inner)).astype(np.float64)
         if flat.size == 0:
             flat = flat.reshape(0, len(columns))
     return _ragged_to_padded(counts, flat, columns)
@@ -217,10 +301,15 @@ def as_padded(X, columns=P4_COLUMNS):
     ------
     ValueError
         If there are no jets, the array is not 3-D, the number of columns does
-        not match ``columns``, values are NaN or infinite, or a transverse
-        momentum or energy is negative.
+        not match ``columns``, values are NaN, infinite or beyond the float32
+        range (``|x|`` > 3.4e38: jets are stored and imaged in float32), a
+        transverse momentum, energy or mass is negative, or a four-momentum
+        has ``E < |p|`` by more than a relative ``1e-4`` (float32 rounding of
+        massless constituents is accepted).
     TypeError
-        If ``X`` is of an unsupported type.
+        If ``X`` is of an unsupported type, a masked array (masks are not
+        honoured: fill or drop the masked entries), or holds booleans,
+        strings (numeric ones too) or complex numbers.
     """
     columns = _check_columns(columns)
     if _is_awkward(X):
@@ -228,7 +317,7 @@ def as_padded(X, columns=P4_COLUMNS):
     elif isinstance(X, (list, tuple)) or (isinstance(X, np.ndarray) and X.dtype == object):
         jets = []
         for i, jet in enumerate(X):
-            jet = np.asarray(jet, dtype=np.float64)
+            jet = _check_real_input(jet, f"X[{i}]").astype(np.float64)
             if jet.ndim == 1 and jet.size == 0:
                 jet = jet.reshape(0, len(columns))
             if jet.ndim != 2:
@@ -251,7 +340,7 @@ def as_padded(X, columns=P4_COLUMNS):
         if isinstance(X, (numbers.Number, str)) or X is None:
             raise TypeError(f"Expected an array of jet constituents, got {type(X).__name__}")
         try:
-            out = np.asarray(X, dtype=np.float64)
+            out = _check_real_input(X).astype(np.float64)
         except (TypeError, ValueError) as exc:
             raise TypeError(
                 f"Could not convert input of type {type(X).__name__} to a float array: {exc}"
@@ -268,13 +357,29 @@ def as_padded(X, columns=P4_COLUMNS):
             )
     if out.shape[0] == 0:
         raise ValueError("Found 0 jets; at least one jet is required")
+    _check_values(out, columns)
+    return out
+
+
+def _check_values(out, columns):
+    """Finite, within float32, no negative pT/E/mass, no four-momentum with ``E < |p|``."""
     if not np.all(np.isfinite(out)):
         raise ValueError("Input contains NaN or infinity")
+    _check_float32_range(out)
     for name in ("pt", "E", "m", "mass"):
         if name in columns and np.any(out[..., columns.index(name)] < 0):
             label = {"pt": "transverse momentum", "E": "energy"}.get(name, "mass")
             raise ValueError(f"Input contains negative {label} ('{name}' column)")
-    return out
+    if set(P4_COLUMNS) <= set(columns):
+        energy = out[..., columns.index("E")]
+        p = np.sqrt(sum(out[..., columns.index(c)] ** 2 for c in ("px", "py", "pz")))
+        bad = energy < p * (1.0 - _MASS_SHELL_RTOL)
+        if np.any(bad):
+            jet = int(np.argwhere(bad)[0][0])
+            raise ValueError(
+                f"Input contains {int(bad.sum())} constituent(s) with E < |p| (negative "
+                f"squared mass, beyond float32 rounding), the first in jet {jet}"
+            )
 
 
 def flat_ptetaphi(X, columns=P4_COLUMNS, *, return_mass=False, return_p4=False):

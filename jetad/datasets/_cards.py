@@ -9,7 +9,11 @@ reasoning behind the dark-shower parameters.
 """
 
 import copy
+import math
 import numbers
+import re
+
+from numpy import bool_ as np_bool
 
 __all__ = ["KINDS", "default_card", "resolve_card", "pythia_settings"]
 
@@ -96,7 +100,11 @@ def resolve_card(kind, overrides=None):
         Jet kind, see :func:`default_card`.
     overrides : dict, optional
         Parameter values replacing the defaults. Unknown names raise a
-        ``TypeError`` that lists the valid ones.
+        ``TypeError`` that lists the valid ones; so do values of the wrong
+        type (a float for an integer entry such as ``n_constituents`` is not
+        truncated). NaN or infinite numbers and ``extra_settings`` that set
+        ``Random:seed`` / ``Random:setSeed`` (the seeds come from
+        ``random_state``) raise a ``ValueError``.
 
     Returns
     -------
@@ -115,19 +123,39 @@ def resolve_card(kind, overrides=None):
         if isinstance(default, bool):
             if not isinstance(value, bool):
                 raise TypeError(f"{key} must be a bool, got {value!r}")
+        elif isinstance(default, numbers.Integral):
+            if isinstance(value, (bool, np_bool)) or not isinstance(value, numbers.Integral):
+                raise TypeError(f"{key} must be an integer, got {value!r}")
+            value = int(value)
         elif isinstance(default, numbers.Real):
-            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            if isinstance(value, (bool, np_bool)) or not isinstance(value, numbers.Real):
                 raise TypeError(f"{key} must be a number, got {value!r}")
-            value = type(default)(value)
+            if not math.isfinite(value):
+                raise ValueError(f"{key} must be a finite number, got {value!r}")
+            value = float(value)
         elif isinstance(default, list):
             if isinstance(value, str) or not all(isinstance(v, str) for v in value):
                 raise TypeError(f"{key} must be a list of Pythia command strings, got {value!r}")
             value = list(value)
+            _check_extra_settings(value)
         elif isinstance(default, str) and not isinstance(value, str):
             raise TypeError(f"{key} must be a string, got {value!r}")
         card[key] = value
     _validate(kind, card)
     return card
+
+
+#: Pythia commands that would override the per-chunk seeds derived from random_state.
+_SEED_COMMAND = re.compile(r"\s*random\s*:\s*(seed|setseed)\s*(=|\s|$)", re.IGNORECASE)
+
+
+def _check_extra_settings(commands):
+    for command in commands:
+        if _SEED_COMMAND.match(command):
+            raise ValueError(
+                f"extra_settings must not set the random seed ({command!r}): every chunk "
+                f"would repeat the same events; pass random_state to generate_jets instead"
+            )
 
 
 def _validate(kind, card):

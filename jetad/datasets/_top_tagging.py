@@ -54,6 +54,10 @@ class _FixedFrame:
         nblocks = int(group.attrs.get("nblocks", 0)) or sum(
             1 for k in group if k.startswith("block") and k.endswith("_values"))
         for k in range(nblocks):
+            missing = [n for n in (f"block{k}_items", f"block{k}_values") if n not in group]
+            if missing:
+                raise ValueError(f"{path!r} is not a complete pandas fixed-format store: "
+                                 f"{missing[0]!r} is missing")
             items = _decode(group[f"block{k}_items"][...])
             ds = group[f"block{k}_values"]
             if ds.shape == (self.n_rows, len(items)):
@@ -101,6 +105,10 @@ def _constituent_columns(columns, n_constituents, path):
         )
     if n_constituents is None:
         n_constituents = n_avail
+    elif isinstance(n_constituents, bool) or not isinstance(n_constituents, (int, np.integer)):
+        raise TypeError(f"n_constituents must be an integer or None, got {n_constituents!r}")
+    elif n_constituents < 1:
+        raise ValueError(f"n_constituents must be >= 1, got {n_constituents}")
     elif n_constituents > n_avail:
         raise ValueError(f"n_constituents={n_constituents} but {path!r} has only {n_avail}")
     names = [f"{p}_{i}" for i in range(n_constituents) for p in _P4_PREFIXES]
@@ -143,7 +151,11 @@ def load_top_tagging(path, *, n_jets=None, start=0, chunk_size=100_000, key="tab
     FileNotFoundError
         If ``path`` does not exist.
     ValueError
-        If the file is not readable HDF5 or lacks the expected columns.
+        If the file is not readable HDF5 or lacks the expected columns, a
+        label is not exactly 0 or 1 (NaN, 0.7, 2), or ``n_constituents`` is
+        below 1 or above the number in the file.
+    TypeError
+        If ``n_constituents`` is not an integer.
     """
     import h5py
 
@@ -193,6 +205,18 @@ def _load_table_format(path, key, n_jets, start, chunk_size, n_constituents, ret
                      return_X_y)
 
 
+def _labels(raw, first_row, path):
+    """``is_signal_new`` values as int64, refusing anything but exactly 0 and 1."""
+    bad = ~np.isin(raw, (0.0, 1.0))
+    if np.any(bad):
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"{path!r}: {int(bad.sum())} label(s) of {_LABEL!r} are not 0 or 1, e.g. "
+            f"{float(raw[i])} in row {first_row + i}"
+        )
+    return raw.astype(np.int64)
+
+
 def _assemble(columns, n_rows, read, path, n_jets, start, chunk_size, n_constituents,
               return_X_y):
     names, n_const = _constituent_columns(columns, n_constituents, path)
@@ -210,7 +234,7 @@ def _assemble(columns, n_rows, read, path, n_jets, start, chunk_size, n_constitu
     for a in range(start, stop, chunk_size):
         b = min(a + chunk_size, stop)
         X[a - start:b - start] = read(names, a, b, np.float32).reshape(b - a, n_const, 4)
-        y[a - start:b - start] = read([_LABEL], a, b, np.float64)[:, 0].astype(np.int64)
+        y[a - start:b - start] = _labels(read([_LABEL], a, b, np.float64)[:, 0], a, path)
         if truth is not None:
             truth[a - start:b - start] = read(list(_TRUTH), a, b, np.float64)
         if ttv is not None:

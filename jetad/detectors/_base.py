@@ -25,6 +25,7 @@ from abc import abstractmethod
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 from sklearn.base import BaseEstimator, OutlierMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -32,6 +33,7 @@ from skorch import NeuralNet
 from skorch.callbacks import EarlyStopping, ProgressBar
 from skorch.dataset import ValidSplit
 
+from jetad.jets import _check_float32_range, _check_real_input
 from jetad.utils import check_random_seed
 
 from ._validation import (
@@ -123,8 +125,10 @@ class BaseNeuralDetector(OutlierMixin, BaseEstimator):
         Fraction of training jets flagged as outliers: sets ``offset_``.
     device : {"auto", "cpu", "cuda"}
     random_state : int, RandomState instance or None
-        Seeds torch generators inside a forked RNG state; the global random
-        state is never touched.
+        Seeds torch generators inside a forked RNG state, so torch's global
+        random state is left untouched. ``None`` follows the scikit-learn
+        convention: the seed is drawn from numpy's global RNG
+        (``np.random``), which advances it; an int gives reproducible fits.
     warm_start : bool
         Continue training the fitted network for ``max_epochs`` more epochs.
     verbose : int
@@ -246,7 +250,14 @@ class BaseNeuralDetector(OutlierMixin, BaseEstimator):
         return (1, n_features)
 
     def _validate_images(self, X, *, reset):
-        """Validate ``X`` and return it as float32 ``(n, 1, H, W)``."""
+        """Validate ``X`` and return it as a C-contiguous float32 ``(n, 1, H, W)`` array.
+
+        Refused: masked arrays, booleans, strings (numeric ones too), complex
+        numbers (``TypeError``), NaN, infinity and float64 values beyond the
+        float32 range (``ValueError``). Negative strides are copied.
+        """
+        if not sp.issparse(X):
+            _check_real_input(X)
         shape4d = None
         if hasattr(X, "ndim") and getattr(X, "ndim", 0) == 4:
             X = np.asarray(X)
@@ -272,7 +283,9 @@ class BaseNeuralDetector(OutlierMixin, BaseEstimator):
             self.image_shape_ = tuple(shape4d) if shape4d is not None else (
                 self._infer_image_shape(X.shape[1])
             )
-        return np.asarray(X, dtype=np.float32).reshape(X.shape[0], 1, *self.image_shape_)
+        _check_float32_range(X)
+        X = np.ascontiguousarray(X, dtype=np.float32)
+        return X.reshape(X.shape[0], 1, *self.image_shape_)
 
     # -------------------------------------------------------------- training
     def _callbacks(self):
@@ -349,9 +362,23 @@ class BaseNeuralDetector(OutlierMixin, BaseEstimator):
                 self.net_ = self._make_net(device, seed)
                 self.net_.initialize()
             self._train(X, seed)
-        self.train_scores_ = self._score(X)
+        train_scores = self._score(X)
+        self._check_training_health(train_scores)
+        self.train_scores_ = train_scores
         self.offset_ = float(np.percentile(self.train_scores_, 100.0 * self.contamination))
         return self
+
+    def _check_training_health(self, train_scores):
+        """Refuse a fit whose training scores are not finite (a diverged network)."""
+        bad = ~np.isfinite(train_scores)
+        if np.any(bad):
+            for name in [k for k in vars(self) if k.endswith("_") and not k.startswith("__")]:
+                delattr(self, name)  # the detector stays unfitted
+            raise ValueError(
+                f"{type(self).__name__} training diverged: {int(bad.sum())} of "
+                f"{len(train_scores)} training scores are not finite (NaN or inf); lower the "
+                f"learning rate (lr={self.lr!r}) or check the input scale"
+            )
 
     # --------------------------------------------------------------- scoring
     def _batched(self, X, fn):

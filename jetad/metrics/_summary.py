@@ -3,6 +3,7 @@
 import numpy as np
 from sklearn.utils import check_array
 
+from ..jets import _check_real_input
 from ._roc import anomaly_auc, background_rejection_interval
 from ._uncertainty import ONE_SIGMA
 
@@ -29,6 +30,8 @@ def image_concentration(X):
 
     Raises
     ------
+    TypeError
+        If ``X`` is a masked array or holds booleans, strings or complex numbers.
     ValueError
         If ``X`` holds NaN or infinite values, or values so large that
         ``mean(x²)`` exceeds the float64 range (``|x|`` ≳ 1.3e154).
@@ -46,7 +49,7 @@ def image_concentration(X):
     >>> image_concentration(np.array([[1.0, 0.0], [0.5, 0.5]]))
     array([0.5 , 0.25])
     """
-    X = np.asarray(X)
+    X = _check_real_input(X)
     if X.ndim == 4:
         X = X.reshape(len(X), -1)
     X = check_array(X, dtype=np.float64, input_name="X")  # refuses NaN and inf

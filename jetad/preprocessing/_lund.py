@@ -22,6 +22,19 @@ def _flat_p4(X, columns):
     return mask.sum(axis=1), p4
 
 
+def _rapidity(energy, px, py, pz):
+    """Rapidity in FastJet's overflow-free form, finite for any finite input.
+
+    ``0.5 ln((pt^2 + m^2) / (E + |pz|)^2)``, signed like ``pz``: unlike ``0.5
+    ln((E + pz) / (E - pz))`` it stays finite for ``E = |pz|`` (tiny pT) and for
+    a squared mass rounded below zero.
+    """
+    m2 = np.maximum(energy**2 - px**2 - py**2 - pz**2, 0.0)
+    transverse = np.maximum(px**2 + py**2 + m2, 1e-300)
+    longitudinal = np.maximum(energy + np.abs(pz), 1e-150)
+    return -np.sign(pz) * 0.5 * (np.log(transverse) - 2.0 * np.log(longitudinal))
+
+
 def _cluster_ca(counts, p4):
     """C/A-cluster every jet into one tree; return its pseudojets and history.
 
@@ -42,10 +55,12 @@ def _cluster_ca(counts, p4):
     # merges with the beam. Pick R above the largest (y, phi) extent of any
     # jet, so that every jet is clustered into a single tree.
     energy, px, py, pz = (p4[:, i] for i in range(4))
-    rap = 0.5 * np.log(np.maximum(energy + pz, 1e-300) / np.maximum(energy - pz, 1e-300))
+    rap = _rapidity(energy, px, py, pz)
     phi = np.arctan2(py, px)
     jet_of = np.repeat(np.arange(len(counts)), counts)
-    phi_rel = wrap_phi(phi - phi[np.cumsum(counts) - counts][jet_of])  # w.r.t. first constituent
+    # start of each jet; an empty jet's start may be len(phi), but no constituent refers to it
+    starts = np.minimum(np.cumsum(counts) - counts, max(len(phi) - 1, 0))
+    phi_rel = wrap_phi(phi - phi[starts][jet_of])  # w.r.t. first constituent
     radius = 1.0 + float(np.hypot(np.ptp(rap), 2.0 * np.abs(phi_rel).max()))
 
     cs = cluster_events(p4, counts, "cambridge", radius)
@@ -109,7 +124,7 @@ def _splitting_observables(pseudojets, node, parent_a, parent_b):
     jpt = np.hypot(jpx, jpy)
     pa, pb = parent_a, parent_b
     with np.errstate(divide="ignore", invalid="ignore"):
-        jrap = 0.5 * np.log((jen + jpz) / (jen - jpz))
+        jrap = _rapidity(jen, jpx, jpy, jpz)
         jphi = np.arctan2(jpy, jpx)
         jm = np.sqrt(np.maximum(jen**2 - jpx**2 - jpy**2 - jpz**2, 0.0))
         harder_a = jpt[pa] >= jpt[pb]
