@@ -28,7 +28,6 @@ import json
 import numbers
 import os
 import re
-import tempfile
 
 import numpy as np
 
