@@ -32,6 +32,8 @@ def _n_jobs(text):
 
 
 def _build_parser():
+    from jetad.datasets._cards import KINDS
+
     parser = argparse.ArgumentParser(
         prog="jetad", description="Unsupervised anomaly detection on LHC jets."
     )
@@ -57,7 +59,7 @@ def _build_parser():
     gen = sub.add_parser("generate", parents=[debug],
                          help="simulate jets with Pythia 8 and FastJet")
     gen.add_argument("--kind", required=True,
-                     choices=["qcd", "top", "qcd_lowpt", "aachen", "heidelberg"])
+                     choices=list(KINDS))
     gen.add_argument("-n", "--n-jets", type=_int_at_least(1), required=True)
     gen.add_argument("-o", "--output", required=True, help="HDF5 file to write (resumable)")
     gen.add_argument("--chunk-size", type=_int_at_least(1), default=1000,
