@@ -29,6 +29,7 @@ from jetad import (
     load_model,
     save_model,
 )
+from jetad.detectors import LangevinSampler
 from jetad.jets import p4s_from_ptetaphi
 from jetad.model_selection import BackgroundOnly
 
@@ -176,16 +177,18 @@ def test_background_only_round_trips(images, tmp_path):
 
 
 def test_unfitted_estimator_round_trips_its_parameters(tmp_path):
-    det = NAEDetector(latent_dim=4, x_bounds=(0.0, 2.0), random_state=np.random.RandomState(3),
-                      energy_scale=2.5, verbose=True)
+    det = NAEDetector(latent_dim=4, sampler=LangevinSampler(x_bounds=(0.0, 2.0)),
+                      random_state=np.random.RandomState(3), energy_scale=2.5, verbose=True)
     loaded = load_model(save_model(det, tmp_path / "nae.jetad"))
     assert not hasattr(loaded, "net_")
     params = loaded.get_params()
     rs = params.pop("random_state")
     expected = det.get_params()
     assert rs.randint(1 << 30) == expected.pop("random_state").randint(1 << 30)
+    assert loaded.sampler is not det.sampler  # rebuilt from the file, equal by value
+    assert params.pop("sampler").get_params() == expected.pop("sampler").get_params()
     assert params == expected
-    assert loaded.x_bounds == (0.0, 2.0)
+    assert loaded.sampler.x_bounds == (0.0, 2.0)
 
 
 def test_feature_names_and_numpy_values_round_trip(images, tmp_path):
