@@ -8,6 +8,9 @@ _EXTRA_OF = {
     "distributed": "distributed",
     "pandas": "all",
     "tables": "all",
+    "onnx": "export",
+    "onnxruntime": "export",
+    "onnxscript": "export",
 }
 
 
