@@ -27,7 +27,6 @@ import time
 import dask
 import dask.array as da
 import distributed
-import numpy as np
 import torch
 from sklearn.pipeline import make_pipeline
 
