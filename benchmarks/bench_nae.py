@@ -48,9 +48,9 @@ import torch
 import jetad
 from jetad import JetImager, NAEDetector
 from jetad.datasets import fetch_generated, load_jets
-from jetad.datasets._io import atomic_path
 from jetad.metrics import mean_std
 from jetad.model_selection import evaluate_detector, summarize_scores, trivial_baseline_scores
+from jetad.utils import atomic_path
 
 PAPER = {
     "top": {"NAE": {"auc": 0.91, "rejection": 80}, "AE": {"auc": 0.875, "rejection": 68}},

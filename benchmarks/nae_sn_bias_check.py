@@ -18,6 +18,7 @@ import torch
 
 from jetad import NAEDetector
 from jetad._demo import DEMO_PRESET
+from jetad.detectors import LangevinSampler
 from jetad.metrics import image_concentration, tagging_summary
 
 IMAGES = "/work/scratch/nae_tuning/images.npz"
@@ -32,7 +33,10 @@ def main(bkg, seed):
     X_test = np.concatenate([B[3000:7000], S[3000:7000]])
     y = np.r_[np.zeros(len(B[3000:7000])), np.ones(len(S[3000:7000]))]
     t0 = time.time()
-    det = NAEDetector(random_state=seed, **DEMO_PRESET["nae"]).fit(X_train)
+    # the preset's chain settings are the sampler's (nested) parameters
+    chain = set(LangevinSampler().get_params())
+    params = {("sampler__" + k if k in chain else k): v for k, v in DEMO_PRESET["nae"].items()}
+    det = NAEDetector(random_state=seed).set_params(**params).fit(X_train)
     z = det.encode(B[3000:5000])
     out = {"bkg": bkg, "seed": seed, "latent_spread": float(1 - np.linalg.norm(z.mean(0))),
            "AE": tagging_summary(y, -det.score_samples_pretrained(X_test)),

@@ -14,8 +14,8 @@ Stages (each one process; results are appended to ``<out>/results.jsonl``):
   ``NAEDetector`` with ``nae_iterations=0``), pickled; AE AUC and mean(x^2)
   AUCs (both signs) recorded.
 * ``nae``: for every configuration in ``CONFIGS`` named on the command line,
-  the NAE phase only, started from the pickled pre-trained detector (same code
-  path as ``NAEDetector._train`` after pre-training), with
+  the NAE phase only, started from the pickled pre-trained detector
+  (``NAEDetector.fit_nae``, the code path of ``fit`` after pre-training), with
   ``keep_checkpoints=True``; the test AUC of every checkpoint is computed
   AFTER training (labels never enter training or selection), and the kept
   state of several label-free selection rules is reported.
@@ -161,8 +161,8 @@ def pretrain(out, seeds, params=None, tag=""):
         X_train, X_test, y = _data(out, bkg)
         for seed in seeds:
             t0 = time.perf_counter()
-            det = NAEDetector(preset="cpu", nae_iterations=0, random_state=seed, device="cpu",
-                              **params).fit(X_train)
+            det = NAEDetector(preset="cpu", nae_iterations=0, random_state=seed, device="cpu")
+            det.set_params(**_nae_params(params)).fit(X_train)
             t = time.perf_counter() - t0
             with open(os.path.join(out, f"pre_{bkg}_{seed}{tag}.pkl"), "wb") as f:
                 pickle.dump(det, f)
@@ -175,35 +175,33 @@ def pretrain(out, seeds, params=None, tag=""):
             _log(json.dumps(row))
 
 
-def _nae_phase(det, X_train, cfg, seed):
-    """The NAE phase of ``NAEDetector._train`` on a pre-trained detector (in place)."""
+def _nae_params(cfg):
+    """A flat configuration as ``NAEDetector.set_params`` keys (chain settings: ``sampler__``)."""
+    from jetad.detectors import LangevinSampler
+
+    sampler_keys = set(LangevinSampler().get_params())
+    return {("sampler__" + k if k in sampler_keys else k): v for k, v in cfg.items()}
+
+
+def _nae_phase(det, X_train, cfg):
+    """``NAEDetector.fit_nae``: the NAE phase again, from the pre-trained AE of ``det``."""
     cfg = dict(cfg)
     part = cfg.pop("train_part", "all")
-    det.set_params(keep_checkpoints=True, **cfg)
-    s = det._check_params()
-    X_train = det._validate_images(X_train, reset=False)
-    module = det.net_.module_
-    module.load_state_dict(det.pretrained_state_)
-    train_idx, valid_idx = det._split_indices(X_train.shape[0], seed)
-    X_val = X_train[valid_idx]
+    det.set_params(keep_checkpoints=True, **_nae_params(cfg))
     frozen = []
     if part != "all":
-        frozen = [p for name, p in module.named_parameters()
+        frozen = [p for name, p in det.net_.module_.named_parameters()
                   if not name.startswith(part + ".")]
         for p in frozen:
             p.requires_grad_(False)
-    # _train_nae sets energy_scale_ and chain_temperatures_ from the pre-trained state
-    gen_state = torch.get_rng_state()
-    torch.manual_seed(seed)
     t0 = time.perf_counter()
     with warnings.catch_warnings(record=True) as w:
         warnings.simplefilter("always")
-        det._train_nae(X_train[train_idx], X_val, s, seed)
+        det.fit_nae(X_train)
     t = time.perf_counter() - t0
-    torch.set_rng_state(gen_state)
     for p in frozen:
         p.requires_grad_(True)
-    return t, [str(x.message) for x in w], X_val
+    return t, [str(x.message) for x in w]
 
 
 def _summary(hist, lo, hi, scale=1.0):
@@ -232,7 +230,7 @@ def nae(out, names, seeds, check=None, tag=""):
                 c = dict(cfg)
                 n_iter = c["nae_iterations"]
                 c.setdefault("check_interval", check or max(1, n_iter // 15))
-                t, warns, X_val = _nae_phase(det, X_train, c, seed)
+                t, warns = _nae_phase(det, X_train, c)
                 ae = _auc(y, -det.score_samples_pretrained(X_test))
                 selected_auc = _auc(y, det.anomaly_score(X_test))
                 scale = det.energy_scale_
@@ -292,8 +290,8 @@ def fit(out, seeds, preset, params):
             t0 = time.perf_counter()
             with warnings.catch_warnings(record=True) as w:
                 warnings.simplefilter("always")
-                det = NAEDetector(preset=preset, random_state=seed, device="cpu",
-                                  **params).fit(X_train)
+                det = NAEDetector(preset=preset, random_state=seed, device="cpu")
+                det.set_params(**_nae_params(params)).fit(X_train)
             t = time.perf_counter() - t0
             row = dict(stage="fit", preset=preset, params=params, bkg=bkg, seed=seed,
                        ae_auc=_auc(y, -det.score_samples_pretrained(X_test)),

@@ -105,7 +105,7 @@ sphinx_gallery_conf = {
     "backreferences_dir": "gen_modules/backreferences",
     "min_reported_time": 1,
     # sphinx-gallery has no timeout option: this hook arms a SIGALRM timer of
-    # JETAD_DOCS_EXAMPLE_TIMEOUT seconds (default 300) around every example.
+    # JETAD_DOCS_EXAMPLE_TIMEOUT seconds around every example (unset: no limit).
     "reset_modules": ("matplotlib", "jetad_docs_helpers.example_timeout"),
     "reset_modules_order": "both",
     # examples must run, and a failing one fails the build

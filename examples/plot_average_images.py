@@ -28,7 +28,7 @@ import numpy as np  # noqa: E402
 from matplotlib.colors import LogNorm  # noqa: E402
 
 from jetad import JetImager, LundPlane  # noqa: E402
-from jetad.datasets import generate_jets  # noqa: E402
+from jetad.datasets import fetch_generated  # noqa: E402
 
 # %%
 # Data
@@ -41,9 +41,8 @@ n_jets = int(os.environ.get("JETAD_EXAMPLE_N_JETS", 300))
 cache = os.environ.get("JETAD_EXAMPLE_CACHE") or tempfile.gettempdir()
 samples = {}
 for seed, kind in enumerate(("qcd", "top")):
-    path = os.path.join(cache, f"example_{kind}_{n_jets}_{seed}.h5")
-    samples[kind] = generate_jets(kind, n_jets, random_state=seed, n_jobs=2, output=path,
-                                  progress=False)
+    samples[kind], _ = fetch_generated(kind, n_jets, random_state=seed, cache_dir=cache,
+                                       n_jobs=2, prefix="example_")
     print(f"{kind}: {samples[kind].shape}")
 
 # %%

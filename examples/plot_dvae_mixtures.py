@@ -29,7 +29,7 @@ matplotlib.use(os.environ.get("MPLBACKEND", "Agg"))
 import numpy as np  # noqa: E402
 
 from jetad import DVAEDetector, JetImager  # noqa: E402
-from jetad.datasets import generate_jets, make_contaminated_sample  # noqa: E402
+from jetad.datasets import fetch_generated, make_contaminated_sample  # noqa: E402
 from jetad.metrics import anomaly_auc  # noqa: E402
 from jetad.plotting import (  # noqa: E402
     plot_average_images,
@@ -49,9 +49,8 @@ n_jets = int(os.environ.get("JETAD_EXAMPLE_N_JETS", 300))
 cache = os.environ.get("JETAD_EXAMPLE_CACHE") or tempfile.gettempdir()
 images = {}
 for seed, kind in enumerate(("qcd", "top")):
-    path = os.path.join(cache, f"example_{kind}_{n_jets}_{seed}.h5")
-    jets = generate_jets(kind, n_jets, random_state=seed, n_jobs=2, output=path,
-                         progress=False)
+    jets, _ = fetch_generated(kind, n_jets, random_state=seed, cache_dir=cache, n_jobs=2,
+                              prefix="example_")
     images[kind] = JetImager().transform(jets)
 
 # A balanced sample (S/B = 1); ``y`` is kept only to colour the plots.

@@ -26,8 +26,13 @@ from sklearn.pipeline import Pipeline
 
 from jetad import AEDetector, JetImager, VAEDetector
 from jetad.datasets import generate_jets
-from jetad.metrics import anomaly_auc, make_anomaly_scorer
-from jetad.model_selection import BackgroundOnly, compare_detectors, format_comparison
+from jetad.metrics import make_anomaly_scorer
+from jetad.model_selection import (
+    BackgroundOnly,
+    compare_detectors,
+    evaluate_detector,
+    format_comparison,
+)
 
 qcd = generate_jets("qcd", 400, random_state=1, progress=False)
 top = generate_jets("top", 200, random_state=2, progress=False)
@@ -42,10 +47,11 @@ pipe = Pipeline([
     ("image", JetImager(gaussian_sigma=1.0)),
     ("ae", AEDetector(max_epochs=15, batch_size=32, lr=3e-3, random_state=0)),
 ])
-pipe.fit(qcd[:300])
 X_test = np.concatenate([qcd[300:], top[:100]])
 y_test = np.r_[np.zeros(100), np.ones(100)]
-print("AE AUC, top as anomaly:", round(anomaly_auc(y_test, -pipe.score_samples(X_test)), 3))
+# fit on background, score, AUC and 1/eps_B with its interval and passing count
+result = evaluate_detector(pipe, qcd[:300], X_test, y_test)
+print("AE AUC, top as anomaly:", round(result["auc"], 3))
 
 # %%
 # Grid search with a background-only fit and anomaly scorers

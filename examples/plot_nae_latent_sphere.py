@@ -28,7 +28,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from jetad import JetImager, NAEDetector  # noqa: E402
-from jetad.datasets import generate_jets  # noqa: E402
+from jetad.datasets import fetch_generated  # noqa: E402
+from jetad.detectors import LangevinSampler  # noqa: E402
+from jetad.plotting import latent_energy_map  # noqa: E402
 
 # %%
 # Data
@@ -38,8 +40,8 @@ cache = os.environ.get("JETAD_EXAMPLE_CACHE") or tempfile.gettempdir()
 imager = JetImager(gaussian_sigma=1.0)
 images = {}
 for seed, kind in enumerate(("qcd", "top")):
-    path = os.path.join(cache, f"example_{kind}_{n_jets}_{seed}.h5")
-    jets = generate_jets(kind, n_jets, random_state=seed, n_jobs=2, output=path, progress=False)
+    jets, _ = fetch_generated(kind, n_jets, random_state=seed, cache_dir=cache, n_jobs=2,
+                              prefix="example_")
     images[kind] = imager.transform(jets)
 
 # %%
@@ -48,8 +50,9 @@ for seed, kind in enumerate(("qcd", "top")):
 # ``keep_checkpoints=True`` stores the pre-trained state (iteration 0) and every
 # NAE checkpoint, so both landscapes come from one fit.
 
-det = NAEDetector(max_epochs=5, nae_iterations=20, nae_batch_size=32, n_z_steps=5, n_x_steps=5,
-                  keep_checkpoints=True, random_state=0, device="cpu")
+det = NAEDetector(max_epochs=5, nae_iterations=20, nae_batch_size=32,
+                  sampler=LangevinSampler(n_z_steps=5, n_x_steps=5), keep_checkpoints=True,
+                  random_state=0, device="cpu")
 det.fit(images["qcd"])
 
 # %%
@@ -60,7 +63,7 @@ fig, axes = plt.subplots(2, 1, figsize=(8, 8), constrained_layout=True)
 for ax, (title, iteration) in zip(axes, (("after pre-training", 0),
                                          ("after NAE training", det.best_iteration_)), strict=True):
     det.load_checkpoint(iteration)
-    emap = det.latent_energy_map(n_theta=45, n_phi=90, center=images["qcd"])
+    emap = latent_energy_map(det, n_theta=45, n_phi=90, center=images["qcd"])
     mesh = ax.pcolormesh(np.degrees(emap.longitude), np.degrees(emap.latitude),
                          np.log10(emap.energy), shading="auto", cmap="viridis")
     for kind, color in (("qcd", "tab:blue"), ("top", "tab:orange")):

@@ -17,6 +17,8 @@ _LAZY = {
     "GMVAEDetector": "jetad.detectors",
     "DVAEDetector": "jetad.detectors",
     "NAEDetector": "jetad.detectors",
+    "load_model": "jetad._model_io",
+    "save_model": "jetad._model_io",
 }
 _SUBMODULES = {"datasets", "detectors", "jets", "metrics", "model_selection", "plotting",
                "preprocessing", "utils"}

@@ -28,8 +28,9 @@ DEMO_PRESET = {
     # iterations (hotter image chains made noise-image negatives and degraded the top
     # direction: benchmarks/results/nae_tuning.md).
     "nae": {"preset": "cpu", "max_epochs": 12, "batch_size": 64, "lr": 2e-3,
-            "nae_iterations": 200, "nae_batch_size": 32, "nae_lr": 1e-4, "n_z_steps": 5,
-            "n_x_steps": 5, "x_noise_std": 1e-4, "x_metropolis": True},
+            "nae_iterations": 200, "nae_batch_size": 32, "nae_lr": 1e-4, "sampler__n_z_steps": 5,
+            "sampler__n_x_steps": 5, "sampler__x_noise_std": 1e-4,
+            "sampler__x_metropolis": True},
 }
 
 
@@ -127,8 +128,8 @@ def _run_direction(direction, bkg, sig, jets, images, n_train, random_state, pro
             for name, scores in baselines.items()]
     curves = {name: (y_test, scores) for name, scores in baselines.items()}
     print(f"[jetad demo] training the AE and the NAE on {bkg} jets ({direction} as anomaly)")
-    nae = NAEDetector(random_state=random_state, verbose=1 if progress else 0,
-                      **DEMO_PRESET["nae"])
+    nae = NAEDetector(random_state=random_state, verbose=1 if progress else 0).set_params(
+        **DEMO_PRESET["nae"])
     nae_result = evaluate_detector(nae, X_train, X_test, y_test)
     # the AE row is the NAE's own pre-trained autoencoder, scored without refitting
     energies = {"AE": -nae.score_samples_pretrained(X_test),
@@ -143,7 +144,7 @@ def _run_direction(direction, bkg, sig, jets, images, n_train, random_state, pro
 
 
 def _write_report(output_dir, rows, n_jets, n_train, random_state, total_s):
-    from jetad.datasets._io import atomic_path
+    from jetad.utils import atomic_path
 
     table = _markdown_table(rows)
     report = [

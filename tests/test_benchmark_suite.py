@@ -1,53 +1,15 @@
-"""Tests of ``jetad benchmark`` (jetad._benchmark): config, MMD, a tiny resumable run."""
+"""Tests of ``jetad benchmark`` (jetad._benchmark): config, a tiny resumable run.
+
+The suite's MMD is :func:`jetad.metrics.maximum_mean_discrepancy` (tests/test_mmd.py).
+"""
 
 import json
-import math
 import os
 
 import numpy as np
 import pytest
 
-from jetad._benchmark import PRESETS, maximum_mean_discrepancy, resolve_config, run_benchmark
-
-
-# ------------------------------------------------------------------------------------ MMD
-def _gaussian_mmd2(delta2, s, sigma, d):
-    """Exact MMD² of N(mu1, s² I) and N(mu2, s² I), |mu1 - mu2|² = delta2, Gaussian kernel."""
-    c = sigma ** 2 + 2 * s ** 2
-    return 2 * (sigma ** 2 / c) ** (d / 2) * (1 - math.exp(-delta2 / (2 * c)))
-
-
-@pytest.mark.parametrize("shift", [0.0, 0.5, 1.0, 2.0])
-def test_mmd_matches_gaussian_formula(shift):
-    d, n, s, sigma, k = 3, 1000, 1.0, 1.5, 8
-    values = []
-    for seed in range(k):
-        rng = np.random.default_rng(seed)
-        X = rng.normal(0, s, (n, d))
-        Y = rng.normal(0, s, (n, d))
-        Y[:, 0] += shift
-        values.append(maximum_mean_discrepancy(X, Y, bandwidth=sigma))
-    want = _gaussian_mmd2(shift ** 2, s, sigma, d)
-    # unbiased: the mean of k independent estimates is within a few standard errors
-    stderr = np.std(values, ddof=1) / math.sqrt(k)
-    assert abs(np.mean(values) - want) < 4 * stderr + 1e-4
-    if shift:
-        assert np.mean(values) > 10 * stderr  # clearly above zero
-
-
-def test_mmd_same_and_different_samples():
-    rng = np.random.default_rng(1)
-    X = rng.normal(size=(400, 5))
-    same = maximum_mean_discrepancy(X[:200], X[200:])  # median bandwidth
-    assert abs(same) < 0.01
-    # a sample against itself: the unbiased estimate is ~0 (slightly negative)
-    assert abs(maximum_mean_discrepancy(X, X)) < 0.01
-    far = maximum_mean_discrepancy(X, X + 1.0)
-    assert far > 0.05
-    sub = maximum_mean_discrepancy(X, X + 1.0, n_subsample=100, random_state=0)
-    assert sub > 0.05
-    with pytest.raises(ValueError, match="features"):
-        maximum_mean_discrepancy(X, X[:, :2])
+from jetad._benchmark import PRESETS, resolve_config, run_benchmark
 
 
 # ------------------------------------------------------------------------------ config
@@ -199,3 +161,77 @@ def test_unimportable_detector_is_skipped_with_a_note(tiny_files, tmp_path, monk
     suite = json.load(open(os.path.join(out, "suite.json")))
     assert any("NAE skipped" in n for n in suite["notes"])
     assert {r["label"] for r in suite["results"]} == {"mean(x²)", "−mean(x²)"}
+
+
+# ------------------------------------------------------------- runner parts, no training
+def test_task_specs_are_data_run_by_one_loop():
+    from jetad._benchmark._tasks import IMAGE_MMD, task_specs
+
+    cfg = resolve_config({"mmd": {"signals": ["aachen"], "pt_powers": [0.5]}}, "small")
+    specs = task_specs(cfg)
+    assert [(s.task, s.methods[:1]) for s in specs] == [
+        ("top_qcd", ("AE",)), ("dark", ("NAE",)), ("mmd", (IMAGE_MMD,)), ("dark", ("NAE",))]
+    top, dark, image, latent = specs
+    assert [(s.name, s.background, s.signals) for s in top.settings] == [
+        ("top", "qcd", ("top",)), ("qcd", "top", ("qcd",))]
+    assert "mean_x2" in top.methods and top.seeds(cfg, "mean_x2") == cfg["seeds"][:1]
+    assert [s.pt_power for s in dark.settings] == cfg["dark"]["pt_powers"]
+    assert dark.latent_mmd and dark.settings[0].test_signals == ("aachen", "heidelberg")
+    assert dark.settings[0].fingerprint["pt_power"] == 0.01
+    # the latent detectors' units at the MMD powers are the dark units (same fingerprint)
+    assert latent.methods == ("NAE",) and latent.settings[0] == dark.settings[-1]
+    assert image.settings[0].signals == ("aachen",) and image.n_subsample == 600
+    cfg = resolve_config({"tasks": ["mmd"], "mmd": {"latent_detectors": ["VAE"]},
+                          "detectors": {"AE": {}}}, "small")
+    image, latent = task_specs(cfg)
+    assert latent.methods == () and "VAE is not in the configured detectors" in latent.notes[0]
+
+
+def test_sample_cache_fetches_each_kind_once_with_the_suite_seed(tmp_path, monkeypatch):
+    import jetad.datasets as datasets
+    from jetad._benchmark._samples import SampleCache
+
+    calls = []
+
+    def fake_fetch(kind, n_jets, *, random_state, cache_dir, n_jobs, prefix):
+        calls.append((kind, n_jets, random_state, cache_dir, prefix))
+        X = np.zeros((n_jets, 3, 4), np.float32)
+        X[:, 0] = [100.0, 60.0, 0.0, 0.0]  # one massless constituent along x
+        X[:, 1] = [50.0, 30.0, 10.0, 0.0]
+        return X, {"path": os.path.join(cache_dir, f"{prefix}{kind}.h5")}
+
+    monkeypatch.setattr(datasets, "fetch_generated", fake_fetch)
+    cfg = resolve_config({"data_seed": 2, "data_dir": str(tmp_path)}, "small")
+    cache = SampleCache(cfg)
+    assert cache.jets("aachen", 10).shape == (10, 3, 4)
+    first = cache.images("aachen", 10, 0.5)
+    assert cache.images("aachen", 10, 0.5) is first  # memoised
+    cache.images("aachen", 10, 0.2)
+    assert calls == [("aachen", 10, 203, str(tmp_path), "suite_")]  # 100 * data_seed + 3
+    assert cache.provenance(["aachen", "qcd"]) == {
+        "aachen": {"path": str(tmp_path / "suite_aachen.h5"), "generation_seed": 203,
+                   "n_jets_used": 10}}
+
+
+def test_run_state_reuses_only_units_with_the_same_fingerprint(tmp_path):
+    from jetad._benchmark._store import RunState, Unit, fingerprint
+
+    fp = fingerprint({"params": {"lr": 1e-3}, "sizes": [1, 2]})
+    assert fp == fingerprint({"sizes": [1, 2], "params": {"lr": 1e-3}})  # order-free
+    unit = Unit(str(tmp_path), "dark", "n=0.5", "AE", 0, fp)
+    assert unit.path.endswith(os.path.join("units", "dark", "n_0.5__AE__seed0.json"))
+    state = RunState()
+    assert not state.reuse(unit)
+    state.finish(unit, {"kind": "detector", "data": {"qcd": {"path": "a"}}},
+                 {"aachen|y": np.ones(2, np.int8)})
+    assert (state.ran, state.reused) == (1, 0)
+    assert os.path.exists(unit.scores_path)
+    again = RunState()
+    assert again.reuse(unit) and again.reuse(unit)
+    assert (again.ran, again.reused) == (0, 1)  # a unit is counted once
+    assert again.units()[0]["method"] == "AE" and again.data_files() == {"qcd": {"path": "a"}}
+    changed = Unit(str(tmp_path), "dark", "n=0.5", "AE", 0, fingerprint({"lr": 2e-3}))
+    assert not RunState().reuse(changed)
+    again.note("x")
+    again.note("x")
+    assert again.notes == ["x"]

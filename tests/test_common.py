@@ -11,6 +11,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import jetad.detectors as detectors
 from jetad import JetImager, LundPlane
+from jetad.detectors import LangevinSampler
 from jetad.model_selection import BackgroundOnly
 
 # Checks that a neural detector cannot pass, and why. Everything else must pass.
@@ -49,7 +50,8 @@ def _small(cls, **kwargs):
 
 
 # The NAE phase runs a few iterations only: the checks test the API, not the training.
-_EXTRA = {"NAEDetector": {"nae_iterations": 3, "n_z_steps": 2, "n_x_steps": 2}}
+_EXTRA = {"NAEDetector": {"nae_iterations": 3,
+                           "sampler": LangevinSampler(n_z_steps=2, n_x_steps=2)}}
 DETECTORS = [_small(getattr(detectors, name), **_EXTRA.get(name, {}))
              for name in detectors.__all__
              if name.endswith("Detector") and name != "BaseNeuralDetector"]

@@ -243,7 +243,8 @@ def test_load_top_tagging_errors(tmp_path):
 
 
 def test_cards():
-    assert set(KINDS) == {"qcd", "top", "qcd_lowpt", "aachen", "heidelberg"}
+    assert set(KINDS) == {"qcd", "top", "qcd_lowpt", "aachen", "heidelberg",
+                          "zprime_dark_light"}
     card = default_card("top")
     card["pt_min"] = 0.0
     assert default_card("top")["pt_min"] == 550.0  # defaults are copied
@@ -254,8 +255,9 @@ def test_cards():
     assert "PhaseSpace:pTHatMin = 450.0" in s
     hv = pythia_settings(resolve_card("aachen", {"mzprime": 800}))
     assert "4900023:m0 = 800.0" in hv and "4900111:mayDecay = off" in hv
-    hb = pythia_settings(resolve_card("heidelberg"))
+    hb = pythia_settings(resolve_card("zprime_dark_light"))
     assert "4900211:mayDecay = on" in hb
+    assert "HiddenValley:gg2DvDvbar = on" in pythia_settings(resolve_card("heidelberg"))
     over = resolve_card("qcd", {"extra_settings": ["PartonLevel:ISR = off"], "mpi": True})
     assert pythia_settings(over)[-1] == "PartonLevel:ISR = off"
     assert "PartonLevel:MPI = on" in pythia_settings(over)

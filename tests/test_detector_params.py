@@ -12,6 +12,7 @@ from jetad.detectors import (
     AEDetector,
     DVAEDetector,
     GMVAEDetector,
+    LangevinSampler,
     NAEDetector,
     VAEDetector,
 )
@@ -25,11 +26,10 @@ from jetad.detectors._validation import (
 )
 
 DETECTORS = [AEDetector, VAEDetector, GMVAEDetector, DVAEDetector, NAEDetector]
-# Detectors whose parameters are declared in ``_param_constraints``; the NAE still
-# validates in its own ``_check_params``.
-DECLARATIVE = [AEDetector, VAEDetector, GMVAEDetector, DVAEDetector]
+# Detectors whose parameters are declared in ``_param_constraints``: all of them.
+DECLARATIVE = DETECTORS
 FAST = {"max_epochs": 2, "batch_size": 64, "random_state": 0, "device": "cpu"}
-NAE_FAST = {"nae_iterations": 3, "n_z_steps": 2, "n_x_steps": 2}
+NAE_FAST = {"nae_iterations": 3}
 
 BAD_VALUES = [
     ("lr", math.inf), ("lr", 0.0), ("lr", math.nan), ("lr", -1e-3),
@@ -43,16 +43,9 @@ BAD_VALUES = [
     ("device", "tpu"), ("weight_decay", -1.0), ("weight_decay", math.inf),
     ("warm_start", "no"), ("callbacks", 3), ("early_stopping", -1), ("random_state", -1),
 ]
-# Refused by the declarative constraints but not (or not by a message naming the
-# parameter) by the NAE's own _check_params: these xfail strictly until the NAE
-# declares _param_constraints, and then must be removed from this set.
-NAE_PENDING = {("lr", math.inf), ("hidden_dim", 0), ("n_filters", 0), ("verbose", "yes"),
-               ("verbose", -1), ("weight_decay", -1.0), ("weight_decay", math.inf),
-               ("warm_start", "no"), ("callbacks", 3), ("early_stopping", -1)}
-
-
 def _make(cls, **params):
-    extra = NAE_FAST if cls is NAEDetector else {}
+    extra = dict(NAE_FAST, sampler=LangevinSampler(n_z_steps=2, n_x_steps=2)) if (
+        cls is NAEDetector) else {}
     return cls(**{**FAST, **extra, **params})
 
 
@@ -61,11 +54,7 @@ def _refusal_cases():
         for cls in DETECTORS:
             if name not in cls._get_param_names():
                 continue
-            pending = cls is NAEDetector and (name, value) in NAE_PENDING
-            marks = [pytest.mark.xfail(strict=True, reason="NAE not migrated to "
-                                       "_param_constraints")] if pending else []
-            yield pytest.param(cls, name, value, marks=marks,
-                               id=f"{cls.__name__}-{name}={value!r}")
+            yield pytest.param(cls, name, value, id=f"{cls.__name__}-{name}={value!r}")
 
 
 @pytest.fixture(scope="module")

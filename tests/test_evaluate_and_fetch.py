@@ -97,3 +97,17 @@ def test_fetch_generated_refuses_bad_sizes(bad, tmp_path):
 
     with pytest.raises(ValueError, match="n_jets"):
         fetch_generated("qcd", bad, cache_dir=tmp_path)
+
+
+def test_fetch_generated_refuses_a_cached_file_of_another_card(tmp_path):
+    # a kind whose card changed between releases must not silently reuse the old jets
+    from jetad.datasets import fetch_generated, load_jets, save_jets
+
+    rng = np.random.default_rng(0)
+    p = rng.normal(size=(4, 3, 3)).astype(np.float32)
+    X = np.concatenate([np.linalg.norm(p, axis=2, keepdims=True) + 1.0, p], axis=2)
+    path = tmp_path / "aachen_4_seed0_detector.h5"
+    save_jets(path, X, info={"card": {"kind": "aachen", "mzprime": 1.0}})
+    assert load_jets(path)[0].shape == (4, 3, 4)
+    with pytest.raises(ValueError, match="another 'aachen' card.*mzprime"):
+        fetch_generated("aachen", 4, random_state=0, cache_dir=tmp_path)

@@ -61,17 +61,19 @@ def test_particle_level_has_more_constituents():
 
 
 def test_dark_jet_kinds():
-    """aachen (semi-visible) is sparser than QCD, heidelberg (fully visible, extra decays)
-    denser, all with leading jets at 150-300 GeV."""
+    """aachen (semi-visible) is sparser than QCD, zprime_dark_light (fully visible, light-quark
+    meson decays) denser, heidelberg (F_v -> q q_v, mesons mostly to b bbar) a little denser,
+    all with leading jets at 150-300 GeV."""
     n = 150
     out = {}
-    for kind in ("qcd_lowpt", "aachen", "heidelberg"):
+    for kind in ("qcd_lowpt", "aachen", "zprime_dark_light", "heidelberg"):
         X, info = generate_jets(kind, n, random_state=5, progress=False, return_info=True)
         _check_layout(X, n, (150.0, 300.0))
         assert 0.05 < info["selection_efficiency"] < 0.9
         out[kind] = _n_const(X).mean()
     assert out["aachen"] < out["qcd_lowpt"] - 2
-    assert out["heidelberg"] > out["qcd_lowpt"] + 8
+    assert out["zprime_dark_light"] > out["qcd_lowpt"] + 8
+    assert out["qcd_lowpt"] < out["heidelberg"] < out["zprime_dark_light"] - 5
 
 
 def test_card_overrides_are_applied():

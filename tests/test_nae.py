@@ -6,16 +6,22 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
 
-from jetad.detectors import NAEDetector
-from jetad.detectors._langevin import (
+from jetad.detectors import NAE_PRESETS, LangevinSampler, NAECollapseWarning, NAEDetector
+from jetad.detectors._nae._langevin import (
     ReplayBuffer,
     clip_grad_per_sample,
     implied_temperature,
     langevin_chain,
     uniform_sphere,
 )
-from jetad.detectors._nae import NAE_PRESETS, NAECollapseWarning
+from jetad.detectors._nae._monitor import TrainingMonitor
+from jetad.detectors._nae._sampler import SAMPLER_PARAMS
+from jetad.detectors._nae._settings import resolve_settings
+from jetad.detectors._nae._trainer import torch_generator
+from jetad.plotting import latent_energy_map
 
 
 def _tiny_images(n=64, side=12, seed=0):
@@ -30,8 +36,11 @@ def _tiny_images(n=64, side=12, seed=0):
 
 
 def _fast(**kw):
-    params = dict(max_epochs=2, batch_size=32, nae_iterations=4, nae_batch_size=16, n_z_steps=3,
-                  n_x_steps=3, random_state=0, device="cpu")
+    """A fast NAE; chain settings (``n_z_steps``, ...) go into its ``LangevinSampler``."""
+    chain = {"n_z_steps": 3, "n_x_steps": 3}
+    chain.update({k: kw.pop(k) for k in list(kw) if k in SAMPLER_PARAMS})
+    params = dict(max_epochs=2, batch_size=32, nae_iterations=4, nae_batch_size=16,
+                  random_state=0, device="cpu", sampler=LangevinSampler(**chain))
     params.update(kw)
     return NAEDetector(**params)
 
@@ -123,9 +132,10 @@ def test_presets_and_params():
     assert NAE_PRESETS["paper"]["x_noise_std"] == 1e-4
     assert NAE_PRESETS["paper"]["n_z_steps"] == NAE_PRESETS["paper"]["n_x_steps"] == 30
     det = NAEDetector(preset="paper")
-    s = det._settings()
-    assert s["nae_lr"] == 1e-5 and s["nae_batch_size"] == 128 and s["batch_size"] == 2048
-    assert NAEDetector(preset="paper", nae_lr=3e-4)._settings()["nae_lr"] == 3e-4
+    settings = resolve_settings(det)
+    assert settings.nae_lr == 1e-5 and settings.nae_batch_size == 128
+    assert settings.batch_size == 2048 and settings.sampler.n_z_steps == 30
+    assert resolve_settings(NAEDetector(preset="paper", nae_lr=3e-4)).nae_lr == 3e-4
     with pytest.raises(ValueError, match="preset"):
         NAEDetector(preset="nope").fit(_tiny_images(8))
     with pytest.raises(ValueError, match="energy_scale"):
@@ -157,7 +167,9 @@ def test_fit_diagnostics_sample_and_map():
     assert samples.shape == (5, X.shape[1]) and samples.dtype == np.float64
     assert samples.min() >= 0 and samples.max() <= 1
     np.testing.assert_array_equal(samples, det.sample(5, random_state=1))
-    emap = det.latent_energy_map(n_theta=6, n_phi=12, center=X[:10])
+    emap = latent_energy_map(det, n_theta=6, n_phi=12, center=X[:10])
+    np.testing.assert_array_equal(
+        emap.energy, det.latent_energy_map(n_theta=6, n_phi=12, center=X[:10]).energy)
     assert emap.energy.shape == (6, 12) and np.isfinite(emap.energy).all()
     lat, lon = emap.project(det.encode(X[:10]))
     assert np.abs(lat).max() <= np.pi / 2 and np.abs(lon).max() <= np.pi
@@ -178,15 +190,15 @@ def test_selection_can_keep_the_pretrained_ae(monkeypatch):
     assert math.isfinite(scored[0])
     assert det.best_iteration_ == min(scored, key=scored.get)
     # with every later checkpoint scored worse, the pre-trained AE is kept
-    original = NAEDetector._val_diagnostics
+    original = TrainingMonitor.validation_diagnostics
     calls = []
 
-    def shifted(self, module, Xv, *args):
-        e, spread, corr = original(self, module, Xv, *args)
+    def shifted(self):
+        e, spread, corr = original(self)
         calls.append(1)
         return (e if len(calls) == 1 else e + 1e6), spread, corr
 
-    monkeypatch.setattr(NAEDetector, "_val_diagnostics", shifted)
+    monkeypatch.setattr(TrainingMonitor, "validation_diagnostics", shifted)
     det2 = _fast(nae_iterations=6, check_interval=2).fit(X)
     monkeypatch.undo()
     assert len(calls) == 4 and det2.best_iteration_ == 0
@@ -240,8 +252,8 @@ def test_sampling_and_scoring_leave_weights_and_grads_alone():
     scores = det.score_samples(X)
     det.sample(8, random_state=0)
     module.zero_grad(set_to_none=True)
-    gen = torch.Generator().manual_seed(0)
-    det._sample_negatives(module, 8, det._settings(), gen, None)
+    det.settings_.sampler.draw(module, 8, latent_dim=det.latent_dim,
+                               generator=torch_generator(0, "cpu"))
     assert all(p.grad is None for p in module.parameters())
     after = module.state_dict()
     # spectral-norm power-iteration vectors (u, v) do not move outside training steps
@@ -252,12 +264,12 @@ def test_sampling_and_scoring_leave_weights_and_grads_alone():
 def test_collapse_rollback_restores_last_healthy_state(monkeypatch):
     X = _tiny_images()
     kw = dict(check_interval=2, selection="last", nae_iterations=8)
-    original = NAEDetector._healthy
+    original = TrainingMonitor.is_healthy
 
-    def fake_healthy(self, row, threshold, spread_ref):
-        return row["iteration"] < 5 and original(self, row, threshold, spread_ref)
+    def fake_healthy(self, row):
+        return row["iteration"] < 5 and original(self, row)
 
-    monkeypatch.setattr(NAEDetector, "_healthy", fake_healthy)
+    monkeypatch.setattr(TrainingMonitor, "is_healthy", fake_healthy)
     with pytest.warns(NAECollapseWarning, match="rolled back"):
         collapsed = _fast(**kw).fit(X)
     monkeypatch.undo()
@@ -287,6 +299,133 @@ def test_nae_zero_iterations_is_pretrained_ae():
     np.testing.assert_array_equal(det.score_samples(X), det.score_samples_pretrained(X))
     assert det.best_iteration_ == 0
 
+
+
+def test_nan_validation_energy_is_never_stored_as_healthy():
+    # issue 14 #3: with a huge learning rate the first checkpoint's validation energy is
+    # NaN; it must be refused (rollback to the pre-trained AE), never kept by "last".
+    X = (np.random.default_rng(0).random((64, 1600)) / 800).astype(np.float32)
+    with pytest.warns(NAECollapseWarning, match="rolled back to the healthy state of it"):
+        det = _fast(nae_lr=1e6, selection="last").fit(X)
+    assert det.collapsed_ and det.rollback_iteration_ == 0 and det.best_iteration_ == 0
+    assert np.isfinite(det.score_samples(X)).all() and np.isfinite(det.offset_)
+    np.testing.assert_array_equal(det.score_samples(X), det.score_samples_pretrained(X))
+    module_state = det.net_.module_.state_dict()
+    assert all(torch.isfinite(v).all() for v in module_state.values())
+    kept = [r for r in det.history_ if r["healthy"] and "val_energy" in r]
+    assert kept and all(math.isfinite(r["val_energy"]) for r in kept)
+
+
+# ----------------------------------------------------------------- sampler
+def test_sampler_is_a_nested_parameter():
+    sampler = LangevinSampler(n_z_steps=3, n_x_steps=3, x_step_size=20.0)
+    det = _fast(sampler=sampler)
+    params = det.get_params(deep=True)
+    assert params["sampler"] is sampler and params["sampler__x_step_size"] == 20.0
+    assert {"sampler__" + name for name in SAMPLER_PARAMS} <= set(params)
+    # the default (sampler=None) exposes LangevinSampler()'s fields too
+    default = NAEDetector()
+    assert default.get_params(deep=True)["sampler__buffer_size"] == 10000
+    assert default.set_params(sampler__n_z_steps=2).sampler.n_z_steps == 2
+    before = sampler.get_params()
+    X = _tiny_images()
+    det.fit(X)
+    # fit fills the preset into a copy: the passed sampler is left alone
+    assert sampler.get_params() == before and sampler.z_step_size is None
+    assert det.settings_.sampler is not sampler
+    assert det.settings_.sampler.z_step_size == NAE_PRESETS["cpu"]["z_step_size"]
+    assert det.settings_.sampler.x_step_size == 20.0
+    assert det.chain_temperatures_["x"] == pytest.approx(1e-4 ** 2 / 40)
+    twin = clone(det)
+    assert twin.sampler is not sampler and twin.sampler.get_params() == before
+    np.testing.assert_array_equal(twin.fit(X).score_samples(X), det.score_samples(X))
+    with pytest.raises(ValueError, match=r"^n_x_steps must be None or an int in \[0, inf\)"):
+        _fast(n_x_steps=-1).fit(X)
+    with pytest.raises(ValueError, match="^x_bounds must be None or a pair"):
+        _fast(x_bounds=(1.0, 0.0)).fit(X)
+    with pytest.raises(ValueError, match="^sampler must be None or an instance of "):
+        _fast(sampler={"n_z_steps": 2}).fit(X)
+
+
+def test_flat_chain_keywords_are_deprecated_aliases():
+    X = _tiny_images()
+    with pytest.warns(FutureWarning) as record:
+        old = NAEDetector(max_epochs=2, batch_size=32, nae_iterations=4, nae_batch_size=16,
+                          n_z_steps=3, n_x_steps=3, random_state=0, device="cpu").fit(X)
+    messages = sorted(str(w.message) for w in record)
+    assert len(messages) == 2 and "'sampler__n_x_steps'" in messages[0]
+    assert "LangevinSampler(n_z_steps=...)" in messages[1]
+    assert {w.filename for w in record} == {__file__}  # points at the caller
+    assert old.settings_.sampler.n_x_steps == 3
+    np.testing.assert_array_equal(old.score_samples(X), _fast().fit(X).score_samples(X))
+    # an alias overrides the field of the sampler passed with it
+    with pytest.warns(FutureWarning, match="x_noise_std"):
+        det = NAEDetector(max_epochs=2, nae_iterations=2, device="cpu", random_state=0,
+                          sampler=LangevinSampler(x_noise_std=1e-3, n_z_steps=2, n_x_steps=2),
+                          x_noise_std=1e-2).fit(X)
+    assert det.settings_.sampler.x_noise_std == 1e-2 and det.sampler.x_noise_std == 1e-3
+
+
+def test_detector_pickled_with_flat_chain_settings_loads():
+    # the state of a detector pickled before the sampler existed: flat chain parameters
+    X = _tiny_images()
+    det = _fast(x_noise_std=1e-3).fit(X)
+    state = det.__getstate__()
+    del state["settings_"]
+    sampler = state.pop("sampler")
+    state.update(sampler.get_params())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)
+        old = NAEDetector.__new__(NAEDetector)
+        old.__setstate__(state)
+    assert old.sampler.get_params() == sampler.get_params() and old.n_z_steps == "deprecated"
+    assert old.settings_.sampler.x_noise_std == 1e-3
+    np.testing.assert_array_equal(old.score_samples(X), det.score_samples(X))
+    np.testing.assert_array_equal(old.sample(3, random_state=0), det.sample(3, random_state=0))
+
+def test_grid_search_over_a_sampler_parameter():
+    from sklearn.model_selection import GridSearchCV, StratifiedKFold
+
+    from jetad.metrics import make_anomaly_scorer
+    from jetad.model_selection import BackgroundOnly
+
+    X = _tiny_images(48)
+    grid = {"sampler__x_step_size": [20.0, 50.0]}
+
+    def mean_score(estimator, X_test, y=None):  # label-free: mean log-likelihood proxy
+        return float(np.mean(estimator.score_samples(X_test)))
+
+    search = GridSearchCV(_fast(), grid, scoring=mean_score, cv=2).fit(X)
+    assert search.best_params_["sampler__x_step_size"] in (20.0, 50.0)
+    assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+    assert search.best_estimator_.settings_.sampler.x_step_size == (
+        search.best_params_["sampler__x_step_size"])
+    # with labels: background-only fits, AUC against broad "signal" images
+    signal = _tiny_images(24, seed=1) * 0 + 1.0 / X.shape[1]
+    images = np.concatenate([X, signal.astype(np.float32)])
+    y = np.r_[np.zeros(len(X), dtype=int), np.ones(len(signal), dtype=int)]
+    labelled = GridSearchCV(BackgroundOnly(_fast()),
+                            {"detector__sampler__x_step_size": [20.0, 50.0]},
+                            scoring=make_anomaly_scorer("auc"),
+                            cv=StratifiedKFold(2, shuffle=True, random_state=0)).fit(images, y)
+    assert 0.0 <= labelled.best_score_ <= 1.0
+
+
+def test_fit_nae_continues_from_the_pretrained_ae():
+    X = _tiny_images()
+    pretrained = _fast(nae_iterations=0).fit(X)
+    reference = _fast(nae_iterations=5, check_interval=2, n_x_steps=2).fit(X)
+    pretrained.set_params(nae_iterations=5, check_interval=2, sampler__n_x_steps=2)
+    assert pretrained.fit_nae(X) is pretrained
+    np.testing.assert_array_equal(pretrained.score_samples(X), reference.score_samples(X))
+    assert pretrained.offset_ == reference.offset_
+    assert pretrained.best_iteration_ == reference.best_iteration_
+    assert len(pretrained.history_) == len(reference.history_) == 6
+    # a second call starts again from the same pre-trained AE
+    np.testing.assert_array_equal(pretrained.fit_nae(X).score_samples(X),
+                                  reference.score_samples(X))
+    with pytest.raises(NotFittedError):
+        _fast().fit_nae(X)
 
 # ---------------------------------------------------------------- real jets
 @pytest.fixture(scope="module")

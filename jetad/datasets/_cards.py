@@ -46,13 +46,23 @@ _DEFAULTS = {
     "aachen": {**_COMMON, **_LOW_PT, **_HV_COMMON, "prob_vector": 0.5,
                "mzprime": 1000.0, "lambda_dark": 5.0, "m_pi_dark": 4.0, "m_rho_dark": 5.0,
                "pi_diag_visible": False, "rho_diag_visible": True,
-               "offdiag_visible": False},
-    # Fully visible dark showers: every dark meson decays to a q qbar pair that
-    # is showered and hadronised -> extra two-prong decay structure.
-    "heidelberg": {**_COMMON, **_LOW_PT, **_HV_COMMON,
-                   "mzprime": 500.0, "lambda_dark": 10.0, "m_pi_dark": 10.0,
-                   "m_rho_dark": 12.0, "pi_diag_visible": True, "rho_diag_visible": True,
-                   "offdiag_visible": True},
+               "offdiag_visible": False, "match_r": 0.8},
+    # The public Heidelberg card "Q50M10" (bmdillon/pythia-dark-jets,
+    # cards/dark-jets-sig-q50m10-low-pt.cmnd): pair-produced 50 GeV F_v, each
+    # decaying to q + q_v inside the jet; the q_v shower hadronises into 10 GeV
+    # dark mesons that decay with Pythia's default tables (pi_v mostly b bbar).
+    # pthat_max = ecm / 2: no upper cut, as in the card.
+    "heidelberg": {**_COMMON, **_LOW_PT, "process": "hv_pair", "n_colors": 3,
+                   "m_fv": 50.0, "m_q_dark": 5.0, "m_pi_dark": 10.0, "m_rho_dark": 10.0,
+                   "kinetic_mixing": True, "pthat_min": 100.0, "pthat_max": 7000.0,
+                   "match_r": 0.8},
+    # Z' -> q_v q_v-bar showers with every dark meson forced to light quarks
+    # (fully visible, denser than QCD); jetad's "heidelberg" before the public
+    # card was used. Not a model of any paper.
+    "zprime_dark_light": {**_COMMON, **_LOW_PT, **_HV_COMMON,
+                          "mzprime": 500.0, "lambda_dark": 10.0, "m_pi_dark": 10.0,
+                          "m_rho_dark": 12.0, "pi_diag_visible": True,
+                          "rho_diag_visible": True, "offdiag_visible": True, "match_r": 0.8},
 }
 
 KINDS = tuple(_DEFAULTS)
@@ -63,7 +73,7 @@ def default_card(kind):
 
     Parameters
     ----------
-    kind : {"qcd", "top", "qcd_lowpt", "aachen", "heidelberg"}
+    kind : {"qcd", "top", "qcd_lowpt", "aachen", "heidelberg", "zprime_dark_light"}
 
     Returns
     -------
@@ -141,6 +151,21 @@ def _validate(kind, card):
             raise ValueError("need n_colors >= 2 and n_flavors >= 1")
         if not 0 <= card["prob_vector"] <= 1:
             raise ValueError(f"prob_vector must be in [0, 1], got {card['prob_vector']}")
+    elif card["process"] == "hv_pair":
+        _validate_hv_pair(card)
+    if "match_r" in card and not card["match_r"] > 0:
+        raise ValueError(f"match_r must be positive, got {card['match_r']}")
+
+
+def _validate_hv_pair(card):
+    if min(card["m_q_dark"], card["m_pi_dark"], card["m_rho_dark"]) <= 0:
+        raise ValueError("m_q_dark, m_pi_dark and m_rho_dark must be positive")
+    if not card["m_fv"] > card["m_q_dark"]:
+        raise ValueError(
+            f"m_fv must exceed m_q_dark (F_v -> q q_v), got {card['m_fv']}, {card['m_q_dark']}"
+        )
+    if card["n_colors"] < 2:
+        raise ValueError(f"need n_colors >= 2, got {card['n_colors']}")
 
 
 def _fmt(x):
@@ -178,6 +203,8 @@ def pythia_settings(card, seed=None):
                      "24:onMode = off", "24:onIfAny = 1 2 3 4 5"]
     elif process == "hidden_valley":
         commands += _hidden_valley_settings(card)
+    elif process == "hv_pair":
+        commands += _hv_pair_settings(card)
     else:  # pragma: no cover - guarded by resolve_card
         raise ValueError(f"unknown process {process!r}")
     if process in ("qcd", "ttbar"):
@@ -222,4 +249,39 @@ def _hidden_valley_settings(card):
                          f"{pid}:addChannel = 1 0.5 91 2 -2"]
         else:
             commands += [f"{pid}:mayDecay = off"]
+    return commands
+
+
+def _hv_pair_settings(card):
+    """Pair production of Hidden-Valley F_v (the public Heidelberg card).
+
+    ``D_v`` / ``U_v`` (4900001 / 4900002) are produced in pairs from gg and
+    q qbar and decay, with Pythia's only channel, to ``q + q_v`` (4900101).
+    Dark mesons 4900111 / 4900113 decay with Pythia's default tables, which the
+    card switches on. The card's ``4900001:N:onMode`` lines for channels that do
+    not exist (N >= 1, and ``4900001:4900101:onMode``) are left out: ``readString``
+    rejects them, and the only channel, 0, is on.
+    """
+    commands = [
+        "HardQCD:all = off",
+        "HiddenValley:gg2DvDvbar = on", "HiddenValley:gg2UvUvbar = on",
+        "HiddenValley:qqbar2DvDvbar = on", "HiddenValley:qqbar2UvUvbar = on",
+        f"HiddenValley:Ngauge = {int(card['n_colors'])}",
+        f"4900001:m0 = {_fmt(card['m_fv'])}", f"4900002:m0 = {_fmt(card['m_fv'])}",
+        f"4900101:m0 = {_fmt(card['m_q_dark'])}",
+        f"4900111:m0 = {_fmt(card['m_pi_dark'])}", f"4900113:m0 = {_fmt(card['m_rho_dark'])}",
+        # Pythia ships the dark-meson channels switched off: these two lines make
+        # pi_v and rho_v decay back to SM particles.
+        "4900111:onMode = on", "4900113:onMode = on",
+        "4900022:onMode = on", "4900101:onMode = on", "4900991:onMode = on",
+        "4900001:onMode = on", "4900002:onMode = on",
+        "4900001:0:onMode = on", "4900002:0:onMode = on",
+        "4900003:onMode = off", "4900004:onMode = off",
+        f"HiddenValley:doKinMix = {'on' if card['kinetic_mixing'] else 'off'}",
+        "HiddenValley:fragment = on", "HiddenValley:FSR = on",
+        "PartonLevel:ISR = on", "PartonLevel:FSR = on",
+        f"PhaseSpace:pTHatMin = {_fmt(card['pthat_min'])}",
+    ]
+    if card["pthat_max"] < 0.5 * card["ecm"]:
+        commands.append(f"PhaseSpace:pTHatMax = {_fmt(card['pthat_max'])}")
     return commands

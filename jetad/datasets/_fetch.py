@@ -21,6 +21,19 @@ def _overrides_tag(card_overrides):
     return "_" + hashlib.sha256(text.encode()).hexdigest()[:10]
 
 
+def _check_card(path, kind, info, card_overrides):
+    """Refuse a cached file whose stored card is not the one requested (e.g. a changed kind)."""
+    from ._cards import resolve_card
+    from ._generate import _diff
+
+    requested = json.loads(json.dumps(resolve_card(kind, card_overrides or None), default=str))
+    stored = info.get("card")
+    if stored is not None and stored != requested:
+        raise ValueError(
+            f"the cached file {path} was generated with another {kind!r} card "
+            f"({_diff(stored, requested)}); delete it or pass another cache_dir")
+
+
 def fetch_generated(kind, n_jets, *, random_state=0, cache_dir=None, level="detector",
                     n_jobs=1, progress=False, prefix="", reuse_larger=False,
                     **card_overrides):
@@ -93,5 +106,6 @@ def fetch_generated(kind, n_jets, *, random_state=0, cache_dir=None, level="dete
         X, info = load_jets(path)
     if X.shape[0] < n_jets:
         raise ValueError(f"{path} holds {X.shape[0]} {kind} jets, {n_jets} were asked for")
+    _check_card(path, kind, info, card_overrides)
     info = dict(info, path=path)
     return X[:n_jets], info

@@ -16,13 +16,15 @@ from ..utils._fastjet import c_stdout_silenced, cluster_events
 from . import _io
 from ._cards import KINDS, pythia_settings, resolve_card
 from ._response import apply_detector_response
+from ._truth import dark_quarks, matching_summary
 
 __all__ = ["generate_jets"]
 
 _PYTHIA_SEED_MAX = 900_000_000
 _INVISIBLE_IDS = (12, 14, 16, 51, 52, 53)
 # a rough prior on the selection efficiency, only used to size the first batch
-_EFF_GUESS = {"qcd": 0.25, "top": 0.15, "qcd_lowpt": 0.2, "aachen": 0.3, "heidelberg": 0.3}
+_EFF_GUESS = {"qcd": 0.25, "top": 0.15, "qcd_lowpt": 0.2, "aachen": 0.3, "heidelberg": 0.3,
+              "zprime_dark_light": 0.5}
 _MAX_EVENTS_NO_JET = 20_000  # give up if no jet passes in this many events
 
 
@@ -211,6 +213,7 @@ def _process_batch(batch, card, level, rng, table):
     -------
     X : (n_selected, n_constituents, 4) float32
     event_index : (n_selected,) index of the event of each jet in the batch
+    unmatched_event : events whose jet passed the pT / eta cuts but not the matching
     """
     rec, event, offsets = _flat_event_record(batch)
     n_events = len(offsets)
@@ -220,13 +223,24 @@ def _process_batch(batch, card, level, rng, table):
     # cuts on the jet as stored (float32 constituents, truncated)
     pt, eta, phi = _pt_eta_phi(X.astype(np.float64).sum(axis=1))
     sel = (pt >= card["pt_min"]) & (pt <= card["pt_max"]) & (np.abs(eta) < card["eta_max"])
-    if card["process"] == "ttbar":
+    unmatched_event = ev_sel[:0]
+    if "match_r" in card:
+        matched = _truth_matched(card, rec, event, offsets, ev_sel, eta, phi)
+        unmatched_event = ev_sel[sel & ~matched]
+        sel &= matched
+    return X[sel], ev_sel[sel], unmatched_event
+
+
+def _truth_matched(card, rec, event, offsets, ev_sel, eta, phi):
+    """Whether each jet lies near its event's hard-process partons (``_truth.match_rule``)."""
+    n_events = len(offsets)
+    if card["process"] == "ttbar":  # top and all three decay partons, of either top
         partons = _top_partons(rec, event, offsets, n_events)[ev_sel]  # (n, 2, 4, 4)
         _, p_eta, p_phi = _pt_eta_phi(partons)
         dr = _delta_r(eta[:, None, None], phi[:, None, None], p_eta, p_phi)
-        matched = np.any(np.all(dr < card["match_r"], axis=2), axis=1)
-        sel &= matched
-    return X[sel], ev_sel[sel]
+        return np.any(np.all(dr < card["match_r"], axis=2), axis=1)
+    _, p_eta, p_phi = _pt_eta_phi(dark_quarks(rec, event, n_events)[ev_sel])  # (n, 2)
+    return np.any(_delta_r(eta[:, None], phi[:, None], p_eta, p_phi) < card["match_r"], axis=1)
 
 
 def _generate_chunk(card, kind, level, base_seed, chunk_index, n_target):
@@ -236,7 +250,7 @@ def _generate_chunk(card, kind, level, base_seed, chunk_index, n_target):
     t0 = time.perf_counter()
     py = _make_pythia(card, pythia_seed)
     table = _ParticleTable(py.particleData)
-    jets, n_events, n_tried = [], 0, 0
+    jets, n_events, n_tried, n_unmatched = [], 0, 0, 0
     eff = _EFF_GUESS.get(kind, 0.2)
     n_have = 0
     while n_have < n_target:
@@ -244,13 +258,15 @@ def _generate_chunk(card, kind, level, base_seed, chunk_index, n_target):
         batch_size = int(min(max(math.ceil(1.15 * need / max(eff, 1e-3)) + 10, 50), 2000))
         batch = py.nextBatch(batch_size, errorMode="skip")
         n_batch = len(batch)
-        X, ev_idx = _process_batch(batch, card, level, rng, table)
+        X, ev_idx, ev_unmatched = _process_batch(batch, card, level, rng, table)
         n_tried += n_batch
         if len(X) >= need:
             X, ev_idx = X[:need], ev_idx[:need]
             n_events += int(ev_idx[-1]) + 1
+            ev_unmatched = ev_unmatched[ev_unmatched < ev_idx[-1]]
         else:
             n_events += n_batch
+        n_unmatched += len(ev_unmatched)
         jets.append(X)
         n_have += len(X)
         eff = max(n_have, 0.5) / max(n_events, 1)
@@ -264,6 +280,7 @@ def _generate_chunk(card, kind, level, base_seed, chunk_index, n_target):
         "chunk": int(chunk_index),
         "n_jets": int(n_have),
         "n_events": int(n_events),
+        "n_unmatched": int(n_unmatched),
         "pythia_seed": pythia_seed,
         "sigma_gen_pb": float(info.sigmaGen()) * 1e9,
         "seconds": time.perf_counter() - t0,
@@ -297,6 +314,7 @@ def _build_info(settings, stats, versions, elapsed):
         "n_events": n_events,
         "selection_efficiency": n_jets / n_events if n_events else float("nan"),
         "sigma_gen_pb": float(np.mean(sig)) if sig else float("nan"),
+        "truth_matching": matching_summary(settings["card"], stats),
         "chunks": stats,
         "columns": ["E", "px", "py", "pz"],
         "versions": versions,
@@ -347,14 +365,22 @@ def generate_jets(kind, n_jets, *, random_state=None, n_jobs=1, level="detector"
         dark rho decays to SM quarks (invisible fraction r_inv = 0.75) ->
         sparser jets than QCD. Same jet selection as ``"qcd_lowpt"``.
     ``"heidelberg"``
-        Fully visible dark showers (``mzprime=500``, ``lambda_dark=10``,
-        ``m_pi_dark=10``, ``m_rho_dark=12``): every dark meson decays to a light
-        q q-bar pair that is showered and hadronised -> denser jets with extra
-        two-prong substructure.
+        The public Heidelberg card "Q50M10" (``bmdillon/pythia-dark-jets``):
+        pair-produced Hidden-Valley F_v (``m_fv=50``), each decaying to
+        q + q_v; dark mesons of 10 GeV decay with Pythia's default tables
+        (pi_v mostly to b b-bar) -> extra decay structure inside the jet.
+    ``"zprime_dark_light"``
+        Fully visible Z' dark showers (``mzprime=500``, ``lambda_dark=10``,
+        ``m_pi_dark=10``, ``m_rho_dark=12``), every dark meson forced to light
+        q q-bar pairs -> denser jets than QCD. Not a paper's model.
+
+    The dark kinds keep a jet only within Delta R < ``match_r`` = 0.8 of a
+    hard-process dark quark; ``info["truth_matching"]`` records the rule and
+    the fraction of jets in the pT / eta window that failed it.
 
     Parameters
     ----------
-    kind : {"qcd", "top", "qcd_lowpt", "aachen", "heidelberg"}
+    kind : {"qcd", "top", "qcd_lowpt", "aachen", "heidelberg", "zprime_dark_light"}
         Which jets to simulate.
     n_jets : int
         Number of selected jets to return.
@@ -393,10 +419,12 @@ def generate_jets(kind, n_jets, *, random_state=None, n_jobs=1, level="detector"
         Replace generation parameters of ``kind``: e.g. ``pt_min``,
         ``pt_max``, ``eta_max``, ``pthat_min``, ``pthat_max``, ``mpi``,
         ``jet_r``, ``n_constituents``, ``extra_settings`` (raw Pythia
-        commands), and for the dark kinds ``mzprime``, ``lambda_dark``,
-        ``m_pi_dark``, ``m_rho_dark``, ``n_colors``, ``n_flavors``,
-        ``prob_vector``, ``pi_diag_visible``, ``rho_diag_visible``,
-        ``offdiag_visible``. See :func:`jetad.datasets.default_card`.
+        commands), ``match_r``; for the dark kinds ``m_pi_dark``,
+        ``m_rho_dark``, ``n_colors``; for ``"heidelberg"`` ``m_fv``,
+        ``m_q_dark``, ``kinetic_mixing``; for the Z' dark kinds ``mzprime``,
+        ``lambda_dark``, ``n_flavors``, ``prob_vector``, ``pi_diag_visible``,
+        ``rho_diag_visible``, ``offdiag_visible``. See
+        :func:`jetad.datasets.default_card`.
 
     Returns
     -------
@@ -406,7 +434,7 @@ def generate_jets(kind, n_jets, *, random_state=None, n_jobs=1, level="detector"
     info : dict
         Only with ``return_info=True``: kind, seed, resolved card, Pythia
         settings, events generated, selection efficiency, generator cross
-        section, per-chunk statistics and package versions.
+        section, truth matching, per-chunk statistics and package versions.
 
     Examples
     --------

@@ -16,9 +16,10 @@ import contextlib
 import json
 import numbers
 import os
-import tempfile
 
 import numpy as np
+
+from ..utils import atomic_path
 
 __all__ = ["load_jets", "save_jets"]
 
@@ -52,30 +53,6 @@ def _jsonable(obj):
 
 def _dumps(info):
     return json.dumps(_jsonable(info), sort_keys=True)
-
-
-@contextlib.contextmanager
-def atomic_path(path):
-    """Yield a temporary path next to ``path``; move it to ``path`` on success.
-
-    On any exception the temporary file is removed and ``path`` is untouched.
-    """
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".",
-                               suffix=".tmp")
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; use the usual permissions
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.remove(tmp)
-        raise
 
 
 def _check_X(X):

@@ -475,14 +475,50 @@ class BaseNeuralDetector(OutlierMixin, BaseEstimator):
         saved = state.pop("_net_pickle", None)
         self.__dict__.update(state)
         if saved is not None:
-            device = saved["device"]
-            if device.startswith("cuda") and not torch.cuda.is_available():
-                device = "cpu"
+            self._restore_net(saved["module"], saved["history"], saved["device"],
+                              on_nonfinite="warn")
+
+    def _restore_net(self, module_state, history, device, *, on_nonfinite="raise"):
+        """Rebuild ``net_`` as :meth:`fit` builds it and load saved module weights.
+
+        Used by unpickling and :func:`jetad.load_model`; the fitted attributes the
+        module depends on (``image_shape_``) must be set first. The optimizer state
+        is not restored and the global torch RNG is left untouched.
+
+        Parameters
+        ----------
+        module_state : dict of str to torch.Tensor
+            State dict of ``net_.module_``.
+        history : list of dict
+            ``net_.history`` rows.
+        device : str
+            Device of the saved net; CUDA falls back to the CPU when unavailable.
+        on_nonfinite : {"raise", "warn"}, default="raise"
+            What NaN or infinite weights give: a ValueError or a RuntimeWarning
+            (unpickling warns, so that joblib inside scikit-learn keeps working).
+        """
+        import warnings
+
+        from skorch.history import History
+
+        bad = [name for name, t in module_state.items()
+               if t.is_floating_point() and not bool(torch.isfinite(t).all())]
+        if bad:
+            message = (f"{type(self).__name__}: the saved weights {bad[:5]} hold NaN or "
+                       "infinite values (a diverged or corrupted model): every score "
+                       "would be NaN")
+            if on_nonfinite == "raise":
+                raise ValueError(message)
+            warnings.warn(message, RuntimeWarning, stacklevel=3)
+        device = str(device)
+        if device.startswith("cuda") and not torch.cuda.is_available():
+            device = "cpu"
+        with _seeded_torch(0, device):
             self.net_ = self._make_net(device, 0)
             self.net_.initialize()
-            self.net_.module_.load_state_dict(saved["module"])
-            self.net_.module_.eval()
-            self.net_.history = saved["history"]
+        self.net_.module_.load_state_dict(module_state)
+        self.net_.module_.eval()
+        self.net_.history = history if isinstance(history, History) else History(history)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -6,6 +6,7 @@ Intervals are Clopper–Pearson at 68.27 % (±1σ); aggregates over seeds are th
 mean and the sample standard deviation (:func:`mean_std`, ``ddof=1``).
 """
 
+from ._mmd import maximum_mean_discrepancy
 from ._roc import (
     anomaly_auc,
     background_rejection,
@@ -34,6 +35,7 @@ __all__ = [
     "image_concentration",
     "make_anomaly_scorer",
     "max_significance_improvement",
+    "maximum_mean_discrepancy",
     "mean_std",
     "max_sic_scorer",
     "roc_curve_anomaly",

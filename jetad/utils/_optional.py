@@ -8,6 +8,8 @@ _EXTRA_OF = {
     "distributed": "distributed",
     "pandas": "all",
     "tables": "all",
+    "uproot": "root",
+    "mplhep": "plot",
     "onnx": "export",
     "onnxruntime": "export",
     "onnxscript": "export",
