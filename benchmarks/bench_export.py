@@ -42,6 +42,7 @@ import torch
 import jetad
 from jetad import AEDetector, DVAEDetector, GMVAEDetector, JetImager, NAEDetector, VAEDetector
 from jetad.datasets import fetch_generated, load_jets
+from jetad.detectors import LangevinSampler
 from jetad.detectors._export import count_multiply_accumulates, energy_module
 
 
@@ -53,7 +54,8 @@ def _detectors(epochs):
         "GMVAEDetector": GMVAEDetector(**common),
         "DVAEDetector": DVAEDetector(**common),
         "NAEDetector": NAEDetector(batch_size=32, nae_iterations=4, nae_batch_size=16,
-                                   n_z_steps=3, n_x_steps=3, input_scale="auto", **common),
+                                   sampler=LangevinSampler(n_z_steps=3, n_x_steps=3),
+                                   input_scale="auto", **common),
     }
 
 

@@ -8,7 +8,14 @@ import pytest
 import torch
 from sklearn.exceptions import NotFittedError
 
-from jetad.detectors import AEDetector, DVAEDetector, GMVAEDetector, NAEDetector, VAEDetector
+from jetad.detectors import (
+    AEDetector,
+    DVAEDetector,
+    GMVAEDetector,
+    LangevinSampler,
+    NAEDetector,
+    VAEDetector,
+)
 from jetad.detectors._export import count_multiply_accumulates, energy_module
 
 ort = pytest.importorskip("onnxruntime")
@@ -25,8 +32,8 @@ _DETECTORS = {
     "gmvae": lambda: GMVAEDetector(max_epochs=2, random_state=0, device="cpu"),
     "dvae": lambda: DVAEDetector(max_epochs=2, random_state=0, device="cpu"),
     "nae": lambda: NAEDetector(max_epochs=2, batch_size=32, nae_iterations=4, nae_batch_size=16,
-                               n_z_steps=3, n_x_steps=3, input_scale="auto", random_state=0,
-                               device="cpu"),
+                               sampler=LangevinSampler(n_z_steps=3, n_x_steps=3),
+                               input_scale="auto", random_state=0, device="cpu"),
 }
 
 # every deterministic score type of every detector (all of them are deterministic)
