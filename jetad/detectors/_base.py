@@ -459,6 +459,31 @@ class BaseNeuralDetector(OutlierMixin, BaseEstimator):
         rec = self._batched(images, lambda m, x: m.reconstruct(x))
         return rec if getattr(X, "ndim", 2) == 4 else rec.reshape(rec.shape[0], -1)
 
+    def to_onnx(self, path, *, opset=18):
+        """Write the anomaly energy as an ONNX model (needs the ``export`` extra).
+
+        The model maps float32 images ``"images"`` ``(n, H*W)``, any ``n``, to
+        ``"energy"`` ``(n,)`` float64, the values of :meth:`anomaly_score` for
+        the current ``score_type`` (and ``score_component``), computed from an
+        eval-mode copy of the module with spectral normalisation folded into
+        plain weights. Every jetad score type is deterministic; a score method
+        that samples is refused with a ``ValueError``.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            Output file (written atomically).
+        opset : int, default=18
+            ONNX opset version.
+
+        Returns
+        -------
+        path : str
+        """
+        from ._export import export_onnx
+
+        return export_onnx(self, path, opset=opset)
+
     def __getstate__(self):
         # torch cannot pickle spectrally normalised (parametrized) modules, so the fitted
         # skorch net travels as its module weights and history and is rebuilt on load.

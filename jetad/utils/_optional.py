@@ -10,6 +10,9 @@ _EXTRA_OF = {
     "tables": "all",
     "uproot": "root",
     "mplhep": "plot",
+    "onnx": "export",
+    "onnxruntime": "export",
+    "onnxscript": "export",
 }
 
 
