@@ -87,7 +87,8 @@ class VAEModule(GaussianVAEModule):
     def latent_energy(self, x):
         """KL divergence of the jet's posterior from the prior."""
         mu, logvar = self.posterior(x)
-        return gaussian_kl(mu, logvar)
+        # float64: the KL of a near-prior posterior cancels to ~1e-5 relative in float32
+        return gaussian_kl(mu.double(), logvar.double())
 
 
 class VAEDetector(BaseNeuralDetector):
