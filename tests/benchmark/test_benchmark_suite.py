@@ -1,6 +1,6 @@
 """Tests of ``jetad benchmark`` (jetad._benchmark): config, a tiny resumable run.
 
-The suite's MMD is :func:`jetad.metrics.maximum_mean_discrepancy` (tests/test_mmd.py).
+The suite's MMD is :func:`jetad.metrics.maximum_mean_discrepancy` (tests/metrics/test_mmd.py).
 """
 
 import json

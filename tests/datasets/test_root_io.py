@@ -328,5 +328,5 @@ def test_import_does_not_load_uproot():
 
     code = "import sys, jetad, jetad.datasets; print(int('uproot' in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         cwd=Path(__file__).resolve().parents[1], check=True)
+                         cwd=Path(__file__).resolve().parents[2], check=True)
     assert out.stdout.split() == ["0"]

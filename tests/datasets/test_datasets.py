@@ -39,7 +39,7 @@ def test_import_does_not_load_generators():
     code = ("import sys, jetad.datasets; "
             "print(int('pythia8mc' in sys.modules), int('fastjet' in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         cwd=os.path.dirname(os.path.dirname(__file__)), check=True)
+                         cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))), check=True)
     assert out.stdout.split() == ["0", "0"]
 
 
