@@ -362,11 +362,15 @@ class BaseNeuralDetector(OutlierMixin, BaseEstimator):
                 self.net_ = self._make_net(device, seed)
                 self.net_.initialize()
             self._train(X, seed)
+        self._set_training_scores(X)
+        return self
+
+    def _set_training_scores(self, X):
+        """``train_scores_`` and ``offset_`` from the fitted network (refused if not finite)."""
         train_scores = self._score(X)
         self._check_training_health(train_scores)
         self.train_scores_ = train_scores
         self.offset_ = float(np.percentile(self.train_scores_, 100.0 * self.contamination))
-        return self
 
     def _check_training_health(self, train_scores):
         """Refuse a fit whose training scores are not finite (a diverged network)."""

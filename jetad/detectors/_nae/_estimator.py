@@ -488,8 +488,7 @@ class NAEDetector(BaseNeuralDetector):
         train_idx, valid_idx = self._split_indices(X.shape[0], seed)
         with _seeded_torch(seed, _resolve_device(self.device)):
             self._nae_phase(X[train_idx], X[valid_idx], seed)
-        self.train_scores_ = self._score(X)
-        self.offset_ = float(np.percentile(self.train_scores_, 100.0 * self.contamination))
+        self._set_training_scores(X)
         return self
 
     # ------------------------------------------------------------ public API
