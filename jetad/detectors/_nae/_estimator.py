@@ -3,6 +3,7 @@
 import math
 import numbers
 import time
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -571,7 +572,11 @@ class NAEDetector(BaseNeuralDetector):
         return np.concatenate(out)
 
     def latent_energy_map(self, n_theta=90, n_phi=180, center=None):
-        """Energy map of the latent sphere: :func:`jetad.plotting.latent_energy_map`."""
+        """Deprecated: use :func:`jetad.plotting.latent_energy_map` (plot geometry left the
+        estimator)."""
+        warnings.warn("NAEDetector.latent_energy_map is deprecated; use "
+                      "jetad.plotting.latent_energy_map(detector, ...)", FutureWarning,
+                      stacklevel=2)
         from jetad.plotting import latent_energy_map
 
         return latent_energy_map(self, n_theta=n_theta, n_phi=n_phi, center=center)
