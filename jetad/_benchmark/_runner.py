@@ -192,7 +192,8 @@ class SuiteRunner:
                         break
                     log(f"{spec.task}: {setting.name}, {method}, seed {seed}")
                     if self.bar is not None:
-                        self.bar.set_postfix_str(f"{spec.task} {setting.name} {method} seed {seed}")
+                        self.bar.set_postfix_str(
+                            f"{spec.task} {setting.name} {method} seed {seed}")
                     result, scores = self._evaluate(spec, setting, method, seed)
                     self.state.finish(unit, result, scores)
                     self._advance()
