@@ -47,11 +47,12 @@ def progress_bar(total=None, *, desc=None, unit="it", initial=0, leave=True, dis
     from tqdm.auto import tqdm
 
     stream = sys.stderr
-    terminal = is_terminal(stream)
+    notebook = any(klass.__module__ == "tqdm.notebook" for klass in tqdm.__mro__)
+    interactive = notebook or is_terminal(stream)
     # off a terminal, position 0 keeps tqdm from moving the cursor with escape codes
-    extra = {} if terminal else {"position": 0, "mininterval": _LOG_MININTERVAL}
+    extra = {} if interactive else {"position": 0, "mininterval": _LOG_MININTERVAL}
     return tqdm(total=total, desc=desc, unit=unit, initial=initial, leave=leave,
-                disable=disable, file=stream, dynamic_ncols=terminal, **extra)
+                disable=disable, file=stream, dynamic_ncols=interactive, **extra)
 
 
 def write_line(text, file=None):
