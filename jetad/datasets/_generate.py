@@ -406,7 +406,8 @@ def generate_jets(kind, n_jets, *, random_state=None, n_jobs=1, level="detector"
     chunk_size : int, default=1000
         Jets per chunk (unit of parallelism and of resuming).
     progress : bool, default=True
-        Show a tqdm progress bar (per finished chunk).
+        Show one tqdm bar on stderr over the jets, advanced per finished chunk,
+        with its ETA (no terminal escape codes when stderr is not a terminal).
     return_info : bool, default=False
         Also return the provenance dictionary.
     detector : bool
@@ -516,10 +517,10 @@ def _collect_chunks(tasks, n_jobs, partial, done_stats, progress, n_jets, kind):
     results = []
     bar = None
     if progress:
-        from tqdm.auto import tqdm
+        from jetad.utils._progress import progress_bar
 
-        bar = tqdm(total=n_jets, initial=sum(chunk["n_jets"] for chunk in done_stats),
-                   desc=f"generating {kind} jets", unit="jet")
+        bar = progress_bar(n_jets, initial=sum(chunk["n_jets"] for chunk in done_stats),
+                           desc=f"generating {kind} jets", unit="jet")
     try:
         for X_chunk, stats in _run_chunks(tasks, n_jobs):
             if partial is not None:

@@ -30,12 +30,13 @@ import torch
 from sklearn.base import BaseEstimator, OutlierMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch import NeuralNet
-from skorch.callbacks import EarlyStopping, ProgressBar
+from skorch.callbacks import EarlyStopping
 from skorch.dataset import ValidSplit
 
 from jetad.jets import _check_float32_range, _check_real_input
 from jetad.utils import check_random_seed
 
+from ._progress import EpochProgressBar, make_print_log
 from ._validation import (
     Interval,
     Predicate,
@@ -132,10 +133,15 @@ class BaseNeuralDetector(OutlierMixin, BaseEstimator):
     warm_start : bool
         Continue training the fitted network for ``max_epochs`` more epochs.
     verbose : int
-        0 silent, 1 per-epoch log, 2 also a progress bar.
+        0 silent; 1 a tqdm bar over the epochs (ETA, losses) on stderr; 2 the
+        bar and a flushed table line per epoch on stdout (colours only on a
+        terminal). The fit is the same at every level.
     """
 
     _score_batch_size = 4096
+
+    #: Label of the epoch bar (``verbose >= 1``).
+    _epochs_desc = "training"
 
     #: Allowed values of each parameter, merged over the MRO by
     #: :meth:`_get_param_constraints` (a subclass adds or overrides entries).
@@ -290,8 +296,8 @@ class BaseNeuralDetector(OutlierMixin, BaseEstimator):
     # -------------------------------------------------------------- training
     def _callbacks(self):
         cbs = []
-        if self.verbose and self.verbose >= 2:
-            cbs.append(("progress_bar", ProgressBar()))
+        if self.verbose:
+            cbs.append(("progress_bar", EpochProgressBar(self._epochs_desc)))
         if self.early_stopping:
             if self.validation_fraction is None:
                 raise ValueError("early_stopping needs a validation_fraction")
@@ -320,11 +326,9 @@ class BaseNeuralDetector(OutlierMixin, BaseEstimator):
             iterator_train__shuffle=True,
             train_split=split,
             callbacks=cbs,
-            # per-jet MSEs of unit-sum images are ~1e-5: '.4f' would print 0.0000
-            **({"callbacks__print_log__floatfmt": ".4g"} if self.verbose
-               else {"callbacks__print_log": None}),
+            callbacks__print_log=make_print_log(self.verbose),
             device=device,
-            verbose=int(bool(self.verbose)),
+            verbose=int(self.verbose >= 2),
             **self._net_kwargs(),
         )
         return net

@@ -12,6 +12,7 @@ from sklearn.utils.validation import check_is_fitted
 from jetad.utils import check_random_seed
 
 from .._base import _CONV_CONSTRAINTS, BaseNeuralDetector, _resolve_device, _seeded_torch
+from .._progress import NAEProgress
 from .._validation import (
     Interval,
     StrOptions,
@@ -132,7 +133,14 @@ class NAEDetector(BaseNeuralDetector):
     early_stopping : int or None, default=None
         Patience of early stopping in the pre-training.
     callbacks : list or None, default=None
-        Extra skorch callbacks of the pre-training.
+        Extra skorch callbacks of the pre-training; those that define
+        ``on_nae_begin(detector, n_iterations)``,
+        ``on_nae_iteration_end(detector, iteration, row)`` (``row``: the
+        iteration's ``history_`` row) or ``on_nae_end(detector, history)`` are
+        also called by the NAE phase. Raising ``KeyboardInterrupt`` in
+        ``on_nae_iteration_end`` stops the phase after that iteration (as
+        skorch's ``EarlyStopping`` stops epochs); the state then competes in
+        the model selection like a checkpoint.
     nae_epochs : int or None, default=None
         Length of the NAE phase in passes over the training jets.
     nae_iterations : int or None, default=None
@@ -186,6 +194,9 @@ class NAEDetector(BaseNeuralDetector):
     warm_start : bool, default=False
         Continue both phases from the fitted state.
     verbose : int, default=0
+        0 silent; 1 one tqdm bar on stderr for the pre-training epochs and one
+        for the NAE iterations (ETA, losses); 2 also one flushed line per epoch
+        and per NAE iteration on stdout. The fit is the same at every level.
     n_z_steps, z_step_size, z_noise_std, z_clip_grad, z_metropolis : deprecated
     n_x_steps, x_step_size, x_noise_std, x_clip_grad, x_metropolis : deprecated
     x_noise_anneal, x_bounds, buffer_size, replay_ratio : deprecated
@@ -382,6 +393,8 @@ class NAEDetector(BaseNeuralDetector):
                           spectral_norm=self.spectral_norm, n_filters=self.n_filters,
                           hidden_dim=self.hidden_dim, output_activation=self.output_activation)
 
+    _epochs_desc = "pre-training"
+
     def _extra_callbacks(self):
         return [("keep_best", KeepBestWeights())]
 
@@ -438,7 +451,8 @@ class NAEDetector(BaseNeuralDetector):
             self.replay_buffer_ = self.settings_.sampler.make_buffer(self.latent_dim)
         trainer = NAETrainer(module, self.settings_, buffer=self.replay_buffer_,
                              generator=generator, latent_dim=self.latent_dim,
-                             score_batch_size=self._score_batch_size)
+                             score_batch_size=self._score_batch_size,
+                             progress=NAEProgress(self, self.callbacks, self.settings_.verbose))
         result = trainer.run(X_train, X_val)
         self.energy_scale_ = result.energy_scale
         self.chain_temperatures_ = result.chain_temperatures
