@@ -240,6 +240,19 @@ def test_run_errors_are_one_line_and_status_1(ae_model, h5_file, tmp_path, capsy
         main(["score", ae_model, "-i", missing, "--debug"])
 
 
+def test_the_console_command_exits_1_with_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    env = dict(os.environ, PYTHONPATH=os.getcwd())
+    proc = subprocess.run([sys.executable, "-m", "jetad.cli", "train", "-i",
+                           str(tmp_path / "missing.root")], env=env, capture_output=True,
+                          text=True)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.stderr.startswith("jetad: error: no such input file")
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
 def test_a_bare_detector_is_not_scored_on_jets(ae_model, h5_file, tmp_path, capsys):
     from jetad import save_model
 
