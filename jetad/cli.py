@@ -141,8 +141,8 @@ def _input_parent():
     root.add_argument("--n-constituents", type=_int_at_least(1), default=200,
                       help="constituents kept per jet (pT-leading, zero-padded)")
     root.add_argument("--label", default=None,
-                      help="branch with one integer label per entry, written next to the "
-                           "scores (default: none)")
+                      help="branch with one integer label per entry; score writes it next "
+                           "to the scores, train ignores labels (default: none)")
     return parent
 
 
