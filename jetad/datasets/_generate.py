@@ -336,7 +336,7 @@ def _run_chunks(tasks, n_jobs):
 
 def generate_jets(kind, n_jets, *, random_state=None, n_jobs=1, level="detector", output=None,
                   chunk_size=1000, progress=True, return_info=False, detector="deprecated",
-                  **card_overrides):
+                  _return_loaded=False, **card_overrides):
     """Simulate jets with Pythia 8, a Delphes-ATLAS-like detector response and FastJet.
 
     Each event is generated with Pythia 8 (``pythia8mc``, batch interface),
@@ -460,8 +460,10 @@ def generate_jets(kind, n_jets, *, random_state=None, n_jobs=1, level="detector"
 
     lock = _io.generation_lock(output) if output is not None else contextlib.nullcontext()
     with lock:
-        X, info = _generate(kind, n_jets, card, random_state, n_jobs, level, output,
-                            chunk_size, progress)
+        X, info, loaded = _generate(kind, n_jets, card, random_state, n_jobs, level, output,
+                                    chunk_size, progress)
+    if _return_loaded:  # the CLI: "loaded N jets from existing file" instead of "wrote"
+        return X, info, loaded
     return (X, info) if return_info else X
 
 
@@ -556,7 +558,7 @@ def _generate(kind, n_jets, card, random_state, n_jobs, level, output, chunk_siz
                 f"({_diff(stored, settings)}); delete it or choose another output path"
             )
         X, info = _io.load_jets(output)
-        return X, _upgrade_settings(info)
+        return X, _upgrade_settings(info), True
 
     sizes = [min(chunk_size, n_jets - start) for start in range(0, n_jets, chunk_size)]
     done_stats = []
@@ -581,7 +583,7 @@ def _generate(kind, n_jets, card, random_state, n_jobs, level, output, chunk_siz
         X, info = _io.load_jets(output)
     else:
         X = np.concatenate(results)
-    return X, info
+    return X, info, False
 
 
 def _diff(a, b):
