@@ -43,3 +43,13 @@ def test_docs_build_without_warnings(tmp_path):
     for name in jetad.detectors.__all__:
         prefix = "jetad" if name in jetad.__all__ else "jetad.detectors"
         assert (out / "gen_modules" / f"{prefix}.{name}.html").is_file(), name
+
+
+def test_gallery_examples_have_no_wall_clock_limit_by_default(monkeypatch):
+    # issue 14 #24: a build on a loaded machine is slow, not wrong
+    import importlib
+
+    monkeypatch.delenv("JETAD_DOCS_EXAMPLE_TIMEOUT", raising=False)
+    monkeypatch.syspath_prepend(str(ROOT / "docs" / "_ext"))
+    helpers = importlib.reload(importlib.import_module("jetad_docs_helpers"))
+    assert helpers.EXAMPLE_TIMEOUT == 0
