@@ -10,11 +10,12 @@ width is ``ceil(H/2) * ceil(W/2)`` (400 for 40x40 images).
 
 import math
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
 
-__all__ = ["ConvDecoder", "ConvEncoder", "project_to_sphere"]
+__all__ = ["ConvDecoder", "ConvEncoder", "centred_logit_skewness", "project_to_sphere"]
 
 
 def _maybe_sn(layer, use_sn):
@@ -24,6 +25,36 @@ def _maybe_sn(layer, use_sn):
 def project_to_sphere(z, eps=1e-12):
     """Map latent vectors onto the unit sphere ``S^{D-1}`` (row-wise L2 normalisation)."""
     return z / z.norm(dim=-1, keepdim=True).clamp_min(eps)
+
+
+def centred_logit_skewness(logits):
+    """Sample skewness, over jets, of each centred log-weight ``l_k - mean_j l_j``.
+
+    The label-free orientation of the DVAE and GMVAE scores: the minority class of
+    a training sample sits in the long tail of the distribution of the log-odds of
+    the component that describes it (a two-population mixture with fraction
+    ``f < 1/2`` on one side has skewness of the sign of that side, like a
+    Bernoulli(f) variable, whose skewness is ``(1 - 2f) / sqrt(f (1 - f))``), so
+    the component whose centred log-weight is the most positively skewed is the
+    anomaly component. Invariant under a common shift of the logits and under
+    a monotone rescaling of their spread.
+
+    Parameters
+    ----------
+    logits : ndarray of shape (n, R)
+        Unnormalised log-weights of each jet (softmax logits or log-responsibilities).
+
+    Returns
+    -------
+    skewness : ndarray of shape (R,), float64
+        0 for a component whose centred log-weight is constant.
+    """
+    z = np.asarray(logits, dtype=np.float64)
+    z = z - z.mean(axis=1, keepdims=True)
+    d = z - z.mean(axis=0)
+    std = np.sqrt((d**2).mean(axis=0))
+    third = (d**3).mean(axis=0)
+    return np.divide(third, std**3, out=np.zeros_like(third), where=std > 1e-12)
 
 
 class ConvEncoder(nn.Module):
