@@ -110,9 +110,14 @@ def test_fit_scores_and_prior():
                                  m.prior_logvars.double().detach(),
                                  m.prior_logits.double().detach()).numpy()
     np.testing.assert_allclose(det.anomaly_score(X), expected, rtol=1e-5)
-    # responsibility of the minority mode by default, or of a chosen one
+    # responsibility of the label-free anomaly mode by default (the most positively
+    # skewed centred log-responsibility over the training jets), or of a chosen one
     det.set_params(score_type="responsibility")
-    k = int(np.argmin(prior["weights"]))
+    log_r = np.log(resp)
+    z = log_r - log_r.mean(axis=1, keepdims=True)
+    skew = ((z - z.mean(0)) ** 3).mean(0) / z.std(0) ** 3
+    k = int(np.argmax(skew))
+    assert det.anomaly_component() == k
     np.testing.assert_allclose(det.anomaly_score(X), resp[:, k], rtol=1e-5, atol=1e-7)
     det.set_params(score_component=-1)
     np.testing.assert_allclose(det.anomaly_score(X), resp[:, 2], rtol=1e-5, atol=1e-7)
