@@ -16,7 +16,7 @@ Mode collapse is countered by the Ashman-D repulsion
 
 import math
 import warnings
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
 import torch
@@ -179,9 +179,24 @@ class GMVAEDetector(BaseNeuralDetector):
     beta_kl : float, default=1e-4
         Weight of the KL term (the paper's value, as for the VAE).
     ashman_weight : float, default=1e-3
-        ``lambda_A`` of the repulsion between modes (not given in the paper;
-        chosen so the repulsion is comparable to ``beta_kl`` times the KL of a
-        few latent units and saturates once ``D`` exceeds about 4).
+        ``lambda_A`` of the repulsion between modes (not given in the paper).
+        Only the prior parameters feel it, and on them it competes with
+        ``beta_kl`` times the KL gradient alone (the reconstruction term does
+        not depend on the prior), so any ``ashman_weight`` well above
+        ``beta_kl`` lets the repulsion set the direction of the prior's
+        updates; under Adam their size is then set by ``prior_lr``, not by
+        ``ashman_weight`` (measured on the generated jets: ``1e-3`` and
+        ``1e-2`` give the same prior to three digits). It saturates once ``D``
+        exceeds about 4.
+    prior_lr : float or None, default=3e-2
+        Adam learning rate of the prior's means, log-variances and logits;
+        None uses ``lr``. Adam moves each parameter by about its learning
+        rate per step, so at ``lr = 1e-3`` the modes barely leave their random
+        initial positions in a short training (measured Ashman D = 1.34 after
+        50 steps on generated jets, 1.43 in a 10-epoch benchmark): the
+        default reaches D = 4.4 in the same 50 steps. After fit, a
+        ``UserWarning`` is raised when every pairwise Ashman D is below 2,
+        the paper's separation criterion.
     score_type : {"latent", "responsibility", "reconstruction"}, default="latent"
         Energy used by ``score_samples`` (not called ``score``, a sklearn
         method name):
@@ -239,6 +254,7 @@ early_stopping, callbacks, contamination, device, random_state, warm_start, verb
         "n_components": [positive_int],
         "beta_kl": [non_negative_float],
         "ashman_weight": [non_negative_float],
+        "prior_lr": [None, Interval(Real, 0, None, closed="neither")],
         "score_type": [StrOptions(_score_methods)],
         "score_component": [None, Interval(Integral, None, None, closed="neither")],
         "prior_init_scale": [non_negative_float],
@@ -246,7 +262,7 @@ early_stopping, callbacks, contamination, device, random_state, warm_start, verb
     }
 
     def __init__(self, latent_dim=1, *, n_components=2, beta_kl=1e-4, ashman_weight=1e-3,
-                 score_type="latent", score_component=None, n_filters=8, hidden_dim=100,
+                 prior_lr=3e-2, score_type="latent", score_component=None, n_filters=8, hidden_dim=100,
                  output_activation="linear", prior_init_scale=1.0, architecture="nae2023",
                  image_shape=None,
                  max_epochs=20, batch_size=256, lr=1e-3, weight_decay=0.0,
@@ -257,6 +273,7 @@ early_stopping, callbacks, contamination, device, random_state, warm_start, verb
         self.n_components = n_components
         self.beta_kl = beta_kl
         self.ashman_weight = ashman_weight
+        self.prior_lr = prior_lr
         self.score_type = score_type
         self.score_component = score_component
         self.n_filters = n_filters
@@ -285,6 +302,12 @@ early_stopping, callbacks, contamination, device, random_state, warm_start, verb
         if self.score_type == "responsibility":
             return {"component": self.net_.module_.anomaly_component(self.score_component)}
         return {}
+
+    def _net_kwargs(self):
+        kwargs = dict(super()._net_kwargs())
+        if self.prior_lr is not None:
+            kwargs["optimizer__param_groups"] = [("prior_*", {"lr": float(self.prior_lr)})]
+        return kwargs
 
     def _train(self, X, seed, *args, **kwargs):
         super()._train(X, seed, *args, **kwargs)
