@@ -30,7 +30,7 @@ from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from ._base import BaseNeuralDetector
-from ._modules import centred_logit_skewness
+from ._modules import ConvEncoder, centred_logit_skewness
 from ._validation import (
     Interval,
     Predicate,
@@ -118,7 +118,7 @@ class DVAEModule(nn.Module):
     """
 
     def __init__(self, image_shape, alpha=(1.0, 1.0), beta_kl=0.1, hidden_dim=100,
-                 encoder_scale=True):
+                 encoder_scale=True, architecture="dillon2021"):
         super().__init__()
         self.image_shape = tuple(image_shape)
         n_pixels = self.image_shape[0] * self.image_shape[1]
@@ -130,7 +130,14 @@ class DVAEModule(nn.Module):
         # skewness over the training jets of each centred posterior-mean logit, set after
         # training: orients the label-free scores (see anomaly_component)
         self.register_buffer("logit_skewness", torch.zeros(self.n_components))
-        self.hidden = nn.Sequential(nn.Linear(n_pixels, hidden_dim), nn.SELU())
+        if architecture == "dillon2021":
+            self.hidden = nn.Sequential(nn.Linear(n_pixels, hidden_dim), nn.SELU())
+        elif architecture == "nae2023":
+            self.hidden = nn.Sequential(nn.Unflatten(1, (1, *self.image_shape)),
+                                        ConvEncoder(self.image_shape, hidden_dim), nn.SELU())
+        else:
+            raise ValueError(f"architecture must be 'dillon2021' or 'nae2023', "
+                             f"got {architecture!r}")
         self.scale = nn.Parameter(torch.ones(hidden_dim)) if encoder_scale else None
         self.mean_head = nn.Linear(hidden_dim, self.n_components)
         self.logvar_head = nn.Linear(hidden_dim, self.n_components)
@@ -207,7 +214,9 @@ class DVAEDetector(BaseNeuralDetector):
     """Dirichlet-VAE anomaly detector: a neural mixture model of jet images.
 
     Reproduces the DVAE of arXiv:2104.08291 (section 4) and its public
-    reference code: a dense encoder ``H*W -> 100 (SELU, learned scale) -> 2R``,
+    reference code: a dense encoder ``H*W -> 100 (SELU, learned scale) -> 2R``
+    (``architecture="dillon2021"``; ``"nae2023"`` puts a convolutional encoder
+    in front of the SELU),
     a softmax-Gaussian approximation of the Dirichlet prior ``Dir(alpha)``,
     mixture weights ``r = softmax(z)`` and a decoder that is one linear layer
     ``R -> H*W`` without bias followed by a softmax over pixels. Each image is
@@ -274,6 +283,12 @@ class DVAEDetector(BaseNeuralDetector):
     encoder_scale : bool, default=True
         Learned per-unit scale after the SELU (the reference code's
         scale-only batch normalisation in inference mode).
+    architecture : {"dillon2021", "nae2023"}, default="dillon2021"
+        The encoder's hidden layer: the paper's dense ``H*W -> hidden_dim``
+        layer, or the convolutional encoder of Table 2 of arXiv:2206.14225
+        (:class:`AEDetector`'s, 3x3 convolutions, max-pool, dense
+        ``400 -> 100 -> hidden_dim``). Either is followed by the SELU, the
+        scale and the two heads; the decoder is the same.
     betas : tuple of float, default=(0.9, 0.99)
         Adam's ``(beta1, beta2)`` (the reference code's values).
     image_shape : tuple of int or None, default=None
@@ -320,11 +335,13 @@ contamination, device, random_state, warm_start, verbose
         "score_component": [None, Interval(Integral, None, None, closed="neither")],
         "hidden_dim": [positive_int],
         "encoder_scale": ["boolean"],
+        "architecture": [StrOptions({"dillon2021", "nae2023"})],
         "betas": [Predicate(_are_adam_betas, "two floats in [0, 1)")],
     }
 
     def __init__(self, alpha=(1.0, 1.0), *, beta_kl=0.1, score_type="latent",
-                 score_component=None, hidden_dim=100, encoder_scale=True, betas=(0.9, 0.99),
+                 score_component=None, hidden_dim=100, encoder_scale=True,
+                 architecture="dillon2021", betas=(0.9, 0.99),
                  image_shape=None, max_epochs=50, batch_size=100, lr=5e-3, weight_decay=0.0,
                  validation_fraction=None, early_stopping=None, callbacks=None,
                  contamination=0.1, device="auto", random_state=None, warm_start=False,
@@ -335,6 +352,7 @@ contamination, device, random_state, warm_start, verbose
         self.score_component = score_component
         self.hidden_dim = hidden_dim
         self.encoder_scale = encoder_scale
+        self.architecture = architecture
         self.betas = betas
         super().__init__(
             image_shape=image_shape, max_epochs=max_epochs, batch_size=batch_size, lr=lr,
@@ -395,7 +413,7 @@ contamination, device, random_state, warm_start, verbose
         self.prior_mean_, self.prior_var_ = softmax_gaussian_prior(self.alpha)
         return DVAEModule(self.image_shape_, alpha=tuple(float(a) for a in self.alpha),
                           beta_kl=self.beta_kl, hidden_dim=self.hidden_dim,
-                          encoder_scale=self.encoder_scale)
+                          encoder_scale=self.encoder_scale, architecture=self.architecture)
 
     def _net_kwargs(self):
         return {"optimizer__betas": tuple(float(b) for b in self.betas)}

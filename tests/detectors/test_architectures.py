@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from jetad.detectors import AEDetector, GMVAEDetector, VAEDetector
+from jetad.detectors import AEDetector, DVAEDetector, GMVAEDetector, VAEDetector
 from jetad.detectors._modules import ConvDecoder, ConvEncoder
 
 
@@ -82,3 +82,18 @@ def test_bad_architecture_raises(cls):
         cls(architecture="lenet", max_epochs=1, device="cpu").fit(X)
     with pytest.raises(ValueError, match="architecture"):
         ConvEncoder((4, 4), 1, architecture="lenet")
+
+
+def test_dvae_architectures():
+    X = np.random.default_rng(0).random((40, 64)).astype(np.float32)
+    dense = DVAEDetector(max_epochs=1, random_state=0, device="cpu").fit(X)
+    assert dense.architecture == "dillon2021" and not _convs(dense.net_.module_)
+    conv = DVAEDetector(architecture="nae2023", max_epochs=1, random_state=0,
+                        device="cpu").fit(X)
+    assert {c.kernel_size for c in _convs(conv.net_.module_)} == {(3, 3)}
+    # the decoder is the bias-free R -> H*W layer either way
+    assert conv.net_.module_.decoder.bias is None
+    assert conv.mixture_components().shape == (2, 8, 8)
+    assert np.all(np.isfinite(conv.score_samples(X)))
+    with pytest.raises(ValueError, match="architecture"):
+        DVAEDetector(architecture="lenet", max_epochs=1, device="cpu").fit(X)
