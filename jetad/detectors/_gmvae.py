@@ -73,9 +73,10 @@ def ashman_d(means, logvars):
 class GMVAEModule(GaussianVAEModule):
     """Convolutional VAE with a learnable diagonal Gaussian-mixture prior.
 
-    The per-jet training loss is the summed squared pixel error of a decoded
-    posterior sample, ``beta_kl`` times the single-sample Monte Carlo KL
-    estimate, and the (per-batch constant) Ashman repulsion between the modes.
+    The per-jet training loss is ``1/2`` the summed squared pixel error of a
+    decoded posterior sample (as in :class:`GaussianVAEModule`), ``beta_kl``
+    times the single-sample Monte Carlo KL estimate, and the (per-batch
+    constant) Ashman repulsion between the modes.
     Energies: :meth:`latent_energy`, :meth:`responsibility_energy` and
     :meth:`reconstruction_error`.
     """
