@@ -21,7 +21,10 @@ used for training):
    mixture weight and of the reconstruction.
 
 AUC conventions: ``auc`` is the detector's own label-free orientation (energy =
-weight of the last / least prevalent component, reconstruction error, KL, -ln p);
+weight of the component picked by the skewness rule of ``DVAEDetector`` /
+``GMVAEDetector`` (``score_component=None``), the sign-oriented VAE latent
+coordinate, reconstruction error, KL, -ln p; ``latent_last_component`` is the
+former default, the last component);
 ``auc_max`` = max(AUC, 1 - AUC) is what one gets by orienting an arbitrary
 latent direction with labels (the paper's symmetric-prior plots and the public
 code do this). The trivial "image concentration" score mean(x^2) is reported
@@ -115,6 +118,8 @@ def main(argv=None):
     p.add_argument("--epochs-dvae", type=int, default=20)
     p.add_argument("--epochs-vae", type=int, default=20)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--architecture", default="nae2023", choices=["nae2023", "dillon2021"],
+                   help="conv network of the VAE/GMVAE (dillon2021: the paper's Fig. 2)")
     p.add_argument("--cache-dir", default=None,
                    help="sample cache of fetch_generated (default: the jetad data home)")
     p.add_argument("--out-dir", default=os.path.join(HERE, "results"))
@@ -195,21 +200,26 @@ def main(argv=None):
     X_bal_conv = X_bal[:args.n_train_vae]
     bal = {"n_train_dvae": int(len(X_bal)), "n_train_vae_gmvae": int(len(X_bal_conv))}
     vae, tt = fit(VAEDetector(latent_dim=1, score_type="latent", max_epochs=args.epochs_vae,
-                              **common), X_bal_conv, "VAE")
+                              architecture=args.architecture, **common), X_bal_conv, "VAE")
     z = vae.encode(X_test)[:, 0]
     bal["VAE"] = {"latent_coordinate": _aucs(y_top, z), "latent_kl": _aucs(y_top, vae.anomaly_score(X_test)),
-                  "fit_s": tt}
+                  "fit_s": tt, "architecture": args.architecture}
+    vae.set_params(score_type="latent_coordinate")
+    bal["VAE"]["latent_coordinate_label_free"] = _aucs(y_top, vae.anomaly_score(X_test))
     vae.set_params(score_type="reconstruction")
     bal["VAE"]["reconstruction"] = _aucs(y_top, vae.anomaly_score(X_test))
 
-    gm, tt = fit(GMVAEDetector(latent_dim=1, max_epochs=args.epochs_vae, **common),
-                 X_bal_conv, "GMVAE")
+    gm, tt = fit(GMVAEDetector(latent_dim=1, max_epochs=args.epochs_vae,
+                               architecture=args.architecture, **common), X_bal_conv, "GMVAE")
     zg = gm.encode(X_test)[:, 0]
     bal["GMVAE"] = {"latent_coordinate": _aucs(y_top, zg),
                     "latent_neg_log_prior": _aucs(y_top, gm.anomaly_score(X_test)),
                     "fit_s": tt}
     gm.set_params(score_type="responsibility")
-    bal["GMVAE"]["responsibility_minority_mode"] = _aucs(y_top, gm.anomaly_score(X_test))
+    bal["GMVAE"]["responsibility_label_free"] = _aucs(y_top, gm.anomaly_score(X_test))
+    minority = int(np.argmin(gm.prior_parameters()["weights"]))
+    bal["GMVAE"]["responsibility_minority_mode"] = _aucs(
+        y_top, gm.responsibilities(X_test)[:, minority])
     gm.set_params(score_type="reconstruction")
     bal["GMVAE"]["reconstruction"] = _aucs(y_top, gm.anomaly_score(X_test))
     bal["GMVAE"]["prior"] = {k: np.round(v, 4).tolist() for k, v in gm.prior_parameters().items()}
@@ -256,7 +266,10 @@ def main(argv=None):
                               X_tr, f"DVAE R={R}")
                 w = det.encode(X_test)
                 res = {"alpha": list(alpha), "fit_s": tt,
-                       "latent_default_component": _aucs(y_sig, det.anomaly_score(X_test))}
+                       "latent_default_component": _aucs(y_sig, det.anomaly_score(X_test)),
+                       "latent_last_component": _aucs(y_sig, w[:, -1]),
+                       "anomaly_component": det.anomaly_component(),
+                       "logit_skewness": np.round(det.logit_skewness(), 4).tolist()}
                 for k in range(R):
                     res[f"latent_r{k}"] = _aucs(y_sig, w[:, k])
                 det.set_params(score_type="reconstruction")

@@ -3,7 +3,8 @@
 from torch import nn
 
 from ._base import _CONV_CONSTRAINTS, BaseNeuralDetector
-from ._modules import ConvDecoder, ConvEncoder, project_to_sphere
+from ._modules import ARCHITECTURES, ConvDecoder, ConvEncoder, project_to_sphere
+from ._validation import StrOptions
 
 __all__ = ["AEDetector", "AEModule"]
 
@@ -22,15 +23,18 @@ class AEModule(nn.Module):
         training mode).
     n_filters, hidden_dim : int
     output_activation : {"sigmoid", "linear"}
+    architecture : {"nae2023", "dillon2021"}
     """
 
     def __init__(self, image_shape, latent_dim=3, latent_sphere=False, spectral_norm=False,
-                 n_filters=8, hidden_dim=100, output_activation="sigmoid"):
+                 n_filters=8, hidden_dim=100, output_activation="sigmoid",
+                 architecture="nae2023"):
         super().__init__()
         self.latent_sphere = latent_sphere
-        self.encoder = ConvEncoder(image_shape, latent_dim, n_filters, hidden_dim, spectral_norm)
+        self.encoder = ConvEncoder(image_shape, latent_dim, n_filters, hidden_dim, spectral_norm,
+                                   architecture)
         self.decoder = ConvDecoder(image_shape, latent_dim, n_filters, hidden_dim, spectral_norm,
-                                   output_activation)
+                                   output_activation, architecture)
 
     def encode(self, x):
         z = self.encoder(x)
@@ -53,10 +57,11 @@ class AEModule(nn.Module):
 class AEDetector(BaseNeuralDetector):
     """Convolutional autoencoder anomaly detector; energy = per-jet MSE.
 
-    The network is Table 2 of the NAE paper (arXiv:2206.14225): five 3x3
-    convolutions with 8 filters and PReLU around a 2x2 max-pool, dense
+    By default the network is Table 2 of the NAE paper (arXiv:2206.14225): five
+    3x3 convolutions with 8 filters and PReLU around a 2x2 max-pool, dense
     400 -> 100 -> ``latent_dim``, and a mirrored decoder with bilinear upsampling
-    and a sigmoid output. Trained on background jets only, it tags jets it
+    and a sigmoid output; ``architecture="dillon2021"`` gives the network of
+    Fig. 2 of arXiv:2104.08291 instead. Trained on background jets only, it tags jets it
     reconstructs badly. Optionally the latent lies on the unit sphere and every
     layer is spectrally normalised, as the Normalized Autoencoder needs.
 
@@ -74,6 +79,14 @@ class AEDetector(BaseNeuralDetector):
         Width of the dense hidden layer.
     output_activation : {"sigmoid", "linear"}, default="sigmoid"
         Activation of the decoder output.
+    architecture : {"nae2023", "dillon2021"}, default="nae2023"
+        ``"nae2023"``: Table 2 of arXiv:2206.14225 (3x3 kernels, max-pooling,
+        bilinear upsampling). ``"dillon2021"``: Fig. 2 of arXiv:2104.08291, the
+        same layer sequence with 5x5 kernels, average pooling 40 -> 20 and
+        nearest-neighbour upsampling (PReLU after every hidden layer in both);
+        the paper's text does not give the layer widths, so ``n_filters`` and
+        ``hidden_dim`` apply to both, and its output is linear (set
+        ``output_activation="linear"``).
     image_shape : tuple of int or None, default=None
         ``(H, W)``; None infers a square image from the number of features.
     max_epochs : int, default=20
@@ -121,10 +134,12 @@ class AEDetector(BaseNeuralDetector):
         **_CONV_CONSTRAINTS,
         "latent_sphere": ["boolean"],
         "spectral_norm": ["boolean"],
+        "architecture": [StrOptions(ARCHITECTURES)],
     }
 
     def __init__(self, latent_dim=3, *, latent_sphere=False, spectral_norm=False, n_filters=8,
-                 hidden_dim=100, output_activation="sigmoid", image_shape=None, max_epochs=20,
+                 hidden_dim=100, output_activation="sigmoid", architecture="nae2023",
+                 image_shape=None, max_epochs=20,
                  batch_size=256, lr=1e-3, weight_decay=0.0, validation_fraction=None,
                  early_stopping=None, callbacks=None, contamination=0.1, device="auto",
                  random_state=None, warm_start=False, verbose=0):
@@ -134,6 +149,7 @@ class AEDetector(BaseNeuralDetector):
         self.n_filters = n_filters
         self.hidden_dim = hidden_dim
         self.output_activation = output_activation
+        self.architecture = architecture
         super().__init__(
             image_shape=image_shape, max_epochs=max_epochs, batch_size=batch_size, lr=lr,
             weight_decay=weight_decay, validation_fraction=validation_fraction,
@@ -144,4 +160,4 @@ class AEDetector(BaseNeuralDetector):
     def _build_module(self):
         return AEModule(self.image_shape_, self.latent_dim, self.latent_sphere,
                         self.spectral_norm, self.n_filters, self.hidden_dim,
-                        self.output_activation)
+                        self.output_activation, self.architecture)

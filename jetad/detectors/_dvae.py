@@ -30,6 +30,7 @@ from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from ._base import BaseNeuralDetector
+from ._modules import ConvEncoder, centred_logit_skewness
 from ._validation import (
     Interval,
     Predicate,
@@ -117,7 +118,7 @@ class DVAEModule(nn.Module):
     """
 
     def __init__(self, image_shape, alpha=(1.0, 1.0), beta_kl=0.1, hidden_dim=100,
-                 encoder_scale=True):
+                 encoder_scale=True, architecture="dillon2021"):
         super().__init__()
         self.image_shape = tuple(image_shape)
         n_pixels = self.image_shape[0] * self.image_shape[1]
@@ -126,7 +127,17 @@ class DVAEModule(nn.Module):
         self.beta_kl = beta_kl
         self.register_buffer("prior_mean", torch.as_tensor(mean, dtype=torch.float32))
         self.register_buffer("prior_logvar", torch.as_tensor(np.log(var), dtype=torch.float32))
-        self.hidden = nn.Sequential(nn.Linear(n_pixels, hidden_dim), nn.SELU())
+        # skewness over the training jets of each centred posterior-mean logit, set after
+        # training: orients the label-free scores (see anomaly_component)
+        self.register_buffer("logit_skewness", torch.zeros(self.n_components))
+        if architecture == "dillon2021":
+            self.hidden = nn.Sequential(nn.Linear(n_pixels, hidden_dim), nn.SELU())
+        elif architecture == "nae2023":
+            self.hidden = nn.Sequential(nn.Unflatten(1, (1, *self.image_shape)),
+                                        ConvEncoder(self.image_shape, hidden_dim), nn.SELU())
+        else:
+            raise ValueError(f"architecture must be 'dillon2021' or 'nae2023', "
+                             f"got {architecture!r}")
         self.scale = nn.Parameter(torch.ones(hidden_dim)) if encoder_scale else None
         self.mean_head = nn.Linear(hidden_dim, self.n_components)
         self.logvar_head = nn.Linear(hidden_dim, self.n_components)
@@ -158,6 +169,12 @@ class DVAEModule(nn.Module):
     def _reco_kl(p, log_q):
         return (torch.xlogy(p, p) - p * log_q).sum(dim=1)
 
+    def anomaly_component(self, component=None):
+        """Index of the anomaly component; None: the most positively skewed logit."""
+        if component is None:
+            return int(torch.argmax(self.logit_skewness).item())
+        return int(component) % self.n_components
+
     # ------------------------------------------------- interface of the base
     def encode(self, x):
         """Mixture weights ``softmax(mu)`` ``(n, R)`` at the posterior mean."""
@@ -173,15 +190,15 @@ class DVAEModule(nn.Module):
         p, _ = _unit_sum(x)
         return self._reco_kl(p, self.decode_log(self.encode(x)))
 
-    def component_weight(self, x, component=-1):
-        """Mixture weight ``r_k`` of component ``k = component`` at the posterior mean."""
-        return self.encode(x)[:, int(component) % self.n_components]
+    def component_weight(self, x, component=None):
+        """Mixture weight ``r_k``, ``k = anomaly_component(component)``, at the posterior mean."""
+        return self.encode(x)[:, self.anomaly_component(component)]
 
-    def topic_ratio(self, x, component=-1):
+    def topic_ratio(self, x, component=None):
         """``sum_i x_i [ln p_k,i - mean_{j != k} ln p_j,i]`` for the unit-sum image."""
         p, _ = _unit_sum(x)
         log_c = self.component_log_images()
-        k = int(component) % self.n_components
+        k = self.anomaly_component(component)
         others = torch.cat([log_c[:k], log_c[k + 1:]]).mean(dim=0)
         return p @ (log_c[k] - others)
 
@@ -197,7 +214,9 @@ class DVAEDetector(BaseNeuralDetector):
     """Dirichlet-VAE anomaly detector: a neural mixture model of jet images.
 
     Reproduces the DVAE of arXiv:2104.08291 (section 4) and its public
-    reference code: a dense encoder ``H*W -> 100 (SELU, learned scale) -> 2R``,
+    reference code: a dense encoder ``H*W -> 100 (SELU, learned scale) -> 2R``
+    (``architecture="dillon2021"``; ``"nae2023"`` puts a convolutional encoder
+    in front of the SELU),
     a softmax-Gaussian approximation of the Dirichlet prior ``Dir(alpha)``,
     mixture weights ``r = softmax(z)`` and a decoder that is one linear layer
     ``R -> H*W`` without bias followed by a softmax over pixels. Each image is
@@ -228,7 +247,7 @@ class DVAEDetector(BaseNeuralDetector):
         method name):
 
         * ``"latent"``: the mixture weight ``r_k = softmax(mu)_k`` of component
-          ``k = score_component`` at the posterior mean: jets the model
+          ``k = anomaly_component()`` at the posterior mean: jets the model
           explains with component ``k`` are anomalous.
         * ``"reconstruction"``: ``KL(x || x_hat)`` of the unit-sum image from
           the image decoded at the posterior mean.
@@ -240,17 +259,36 @@ class DVAEDetector(BaseNeuralDetector):
           rest. It measures which pure component explains the jet's pT
           deposits better, independent of the encoder. Log-space and weighted
           by intensity, unlike the reference code's product over lit pixels.
-    score_component : int, default=-1
+    score_component : int or None, default=None
         Component ``k`` treated as the anomaly component by the ``"latent"``
-        and ``"topic_ratio"`` scores; negative values count from the end. The
-        default, the last component, is the least prevalent one under a
-        hierarchical prior listed in decreasing order (e.g. ``(1, 0.25)``),
-        which the DVAE assigns to the minority class; with a symmetric ``alpha``
-        the orientation is arbitrary and decided by training.
+        and ``"topic_ratio"`` scores; negative values count from the end.
+        None orients the score without labels, from the training sample: after
+        training, the posterior-mean logits ``mu`` of the training jets are
+        centred (``mu_k - mean_j mu_j = ln r_k - mean_j ln r_j``) and ``k`` is
+        the component whose centred logit has the largest sample skewness
+        (:meth:`anomaly_component`). The rare class of a contaminated sample
+        forms the long tail of the log-odds of the component that describes
+        it, whichever class is rare, so the rule needs no prior knowledge of
+        which class is the anomaly (top in QCD or QCD in top). Neither the
+        order of ``alpha`` nor the mean training weight orients the score: the
+        components learn how peaked a jet is, and which of them ends up with
+        the rare class (or the larger mean weight) is decided by training.
+        Measured on the generated jets of the test suite (5000 jets, 15
+        epochs, three seeds, ``alpha=(1, 1)`` and ``(1, 0.25)``, top in QCD
+        and QCD in top at 1 : 4): the skewness rule gives AUC > 0.5 in 11 of 12
+        fits (0.62-0.91, one 0.27), the smallest mean training weight in 7, the
+        last component in 7. With fewer than a few epochs, or a balanced
+        sample, the skewness is small and the orientation arbitrary.
     hidden_dim : int, default=100
     encoder_scale : bool, default=True
         Learned per-unit scale after the SELU (the reference code's
         scale-only batch normalisation in inference mode).
+    architecture : {"dillon2021", "nae2023"}, default="dillon2021"
+        The encoder's hidden layer: the paper's dense ``H*W -> hidden_dim``
+        layer, or the convolutional encoder of Table 2 of arXiv:2206.14225
+        (:class:`AEDetector`'s, 3x3 convolutions, max-pool, dense
+        ``400 -> 100 -> hidden_dim``). Either is followed by the SELU, the
+        scale and the two heads; the decoder is the same.
     betas : tuple of float, default=(0.9, 0.99)
         Adam's ``(beta1, beta2)`` (the reference code's values).
     image_shape : tuple of int or None, default=None
@@ -294,14 +332,16 @@ contamination, device, random_state, warm_start, verbose
                                              "floats")],
         "beta_kl": [non_negative_float],
         "score_type": [StrOptions(_score_methods)],
-        "score_component": [Interval(Integral, None, None, closed="neither")],
+        "score_component": [None, Interval(Integral, None, None, closed="neither")],
         "hidden_dim": [positive_int],
         "encoder_scale": ["boolean"],
+        "architecture": [StrOptions({"dillon2021", "nae2023"})],
         "betas": [Predicate(_are_adam_betas, "two floats in [0, 1)")],
     }
 
     def __init__(self, alpha=(1.0, 1.0), *, beta_kl=0.1, score_type="latent",
-                 score_component=-1, hidden_dim=100, encoder_scale=True, betas=(0.9, 0.99),
+                 score_component=None, hidden_dim=100, encoder_scale=True,
+                 architecture="dillon2021", betas=(0.9, 0.99),
                  image_shape=None, max_epochs=50, batch_size=100, lr=5e-3, weight_decay=0.0,
                  validation_fraction=None, early_stopping=None, callbacks=None,
                  contamination=0.1, device="auto", random_state=None, warm_start=False,
@@ -312,6 +352,7 @@ contamination, device, random_state, warm_start, verbose
         self.score_component = score_component
         self.hidden_dim = hidden_dim
         self.encoder_scale = encoder_scale
+        self.architecture = architecture
         self.betas = betas
         super().__init__(
             image_shape=image_shape, max_epochs=max_epochs, batch_size=batch_size, lr=lr,
@@ -322,22 +363,57 @@ contamination, device, random_state, warm_start, verbose
 
     def _check_params(self):
         super()._check_params()
-        check_index("score_component", self.score_component, len(self.alpha))
+        check_index("score_component", self.score_component, len(self.alpha),
+                    allow_none=True)
 
     def _check_score_params(self):
         super()._check_score_params()
-        check_index("score_component", self.score_component, self.net_.module_.n_components)
+        check_index("score_component", self.score_component,
+                    self.net_.module_.n_components, allow_none=True)
 
     def _score_kwargs(self):
         if self.score_type == "reconstruction":
             return {}
-        return {"component": self.score_component}
+        return {"component": self.net_.module_.anomaly_component(self.score_component)}
+
+    def _train(self, X, seed, *args, **kwargs):
+        super()._train(X, seed, *args, **kwargs)
+        logits = self._batched(X, lambda m, x: m.posterior(x)[0])
+        skewness = torch.as_tensor(centred_logit_skewness(logits), dtype=torch.float32)
+        self.net_.module_.logit_skewness.copy_(skewness.to(self.net_.module_.logit_skewness))
+
+    def anomaly_component(self):
+        """Index of the component the ``"latent"`` and ``"topic_ratio"`` scores use.
+
+        ``score_component`` when it is set; otherwise the label-free choice: the
+        component whose centred posterior-mean logit is the most positively
+        skewed over the training jets (see ``score_component``).
+
+        Returns
+        -------
+        k : int
+            In ``[0, R)``.
+        """
+        check_is_fitted(self)
+        self._check_score_params()
+        return self.net_.module_.anomaly_component(self.score_component)
+
+    def logit_skewness(self):
+        """Skewness over the training jets of each centred posterior-mean logit.
+
+        Returns
+        -------
+        skewness : ndarray of shape (R,), float64
+            Computed after every fit (also a warm start) on the training jets.
+        """
+        check_is_fitted(self)
+        return self.net_.module_.logit_skewness.detach().cpu().double().numpy()
 
     def _build_module(self):
         self.prior_mean_, self.prior_var_ = softmax_gaussian_prior(self.alpha)
         return DVAEModule(self.image_shape_, alpha=tuple(float(a) for a in self.alpha),
                           beta_kl=self.beta_kl, hidden_dim=self.hidden_dim,
-                          encoder_scale=self.encoder_scale)
+                          encoder_scale=self.encoder_scale, architecture=self.architecture)
 
     def _net_kwargs(self):
         return {"optimizer__betas": tuple(float(b) for b in self.betas)}

@@ -15,13 +15,16 @@ Mode collapse is countered by the Ashman-D repulsion
 """
 
 import math
-from numbers import Integral
+import warnings
+from numbers import Integral, Real
 
+import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from ._base import _CONV_CONSTRAINTS, BaseNeuralDetector
+from ._modules import ARCHITECTURES, centred_logit_skewness
 from ._vae import GaussianVAEModule
 from ._validation import Interval, StrOptions, check_index, non_negative_float, positive_int
 
@@ -70,18 +73,19 @@ def ashman_d(means, logvars):
 class GMVAEModule(GaussianVAEModule):
     """Convolutional VAE with a learnable diagonal Gaussian-mixture prior.
 
-    The per-jet training loss is the summed squared pixel error of a decoded
-    posterior sample, ``beta_kl`` times the single-sample Monte Carlo KL
-    estimate, and the (per-batch constant) Ashman repulsion between the modes.
+    The per-jet training loss is ``1/2`` the summed squared pixel error of a
+    decoded posterior sample (as in :class:`GaussianVAEModule`), ``beta_kl``
+    times the single-sample Monte Carlo KL estimate, and the (per-batch
+    constant) Ashman repulsion between the modes.
     Energies: :meth:`latent_energy`, :meth:`responsibility_energy` and
     :meth:`reconstruction_error`.
     """
 
     def __init__(self, image_shape, latent_dim=1, n_components=2, beta_kl=1e-4,
                  ashman_weight=1e-3, n_filters=8, hidden_dim=100, output_activation="linear",
-                 prior_init_scale=1.0):
+                 prior_init_scale=1.0, architecture="nae2023"):
         super().__init__(image_shape, latent_dim, beta_kl, n_filters, hidden_dim,
-                         output_activation)
+                         output_activation, architecture)
         self.n_components = n_components
         self.ashman_weight = ashman_weight
         # Random initial means (drawn in the detector's seeded RNG): identical
@@ -89,6 +93,9 @@ class GMVAEModule(GaussianVAEModule):
         self.prior_means = nn.Parameter(prior_init_scale * torch.randn(n_components, latent_dim))
         self.prior_logvars = nn.Parameter(torch.zeros(n_components, latent_dim))
         self.prior_logits = nn.Parameter(torch.zeros(n_components))
+        # skewness over the training jets of each centred log-responsibility, set after
+        # training: orients the label-free responsibility score (see anomaly_component)
+        self.register_buffer("responsibility_skewness", torch.zeros(n_components))
 
     # ---------------------------------------------------------------- pieces
     def prior_log_prob(self, z):
@@ -115,11 +122,12 @@ class GMVAEModule(GaussianVAEModule):
     def anomaly_component(self, component=None):
         """Index of the mode scored by :meth:`responsibility_energy`.
 
-        None picks the mode with the smallest mixture weight; negative indices
-        count from the end.
+        None picks the mode whose centred log-responsibility is the most
+        positively skewed over the training jets; negative indices count from
+        the end.
         """
         if component is None:
-            return int(torch.argmin(self.prior_logits).item())
+            return int(torch.argmax(self.responsibility_skewness).item())
         return int(component) % self.n_components
 
     # ------------------------------------------------------------- energies
@@ -134,6 +142,11 @@ class GMVAEModule(GaussianVAEModule):
         """``-ln p(mu)``: negative log prior density at the posterior mean."""
         mu, params = self._mean_and_prior64(x)
         return -mixture_log_prob(mu, *params)
+
+    def log_responsibilities(self, x):
+        """``ln p(r | mu)`` at the posterior mean, ``(n, R)`` in float64."""
+        mu, params = self._mean_and_prior64(x)
+        return torch.log_softmax(_component_log_joint(mu, *params), dim=1)
 
     def responsibility_energy(self, x, component=None):
         """``p(r = k | mu)`` of mode ``k = anomaly_component(component)``."""
@@ -167,9 +180,24 @@ class GMVAEDetector(BaseNeuralDetector):
     beta_kl : float, default=1e-4
         Weight of the KL term (the paper's value, as for the VAE).
     ashman_weight : float, default=1e-3
-        ``lambda_A`` of the repulsion between modes (not given in the paper;
-        chosen so the repulsion is comparable to ``beta_kl`` times the KL of a
-        few latent units and saturates once ``D`` exceeds about 4).
+        ``lambda_A`` of the repulsion between modes (not given in the paper).
+        Only the prior parameters feel it, and on them it competes with
+        ``beta_kl`` times the KL gradient alone (the reconstruction term does
+        not depend on the prior), so any ``ashman_weight`` well above
+        ``beta_kl`` lets the repulsion set the direction of the prior's
+        updates; under Adam their size is then set by ``prior_lr``, not by
+        ``ashman_weight`` (measured on the generated jets: ``1e-3`` and
+        ``1e-2`` give the same prior to three digits). It saturates once ``D``
+        exceeds about 4.
+    prior_lr : float or None, default=3e-2
+        Adam learning rate of the prior's means, log-variances and logits;
+        None uses ``lr``. Adam moves each parameter by about its learning
+        rate per step, so at ``lr = 1e-3`` the modes barely leave their random
+        initial positions in a short training (measured Ashman D = 1.34 after
+        50 steps on generated jets, 1.43 in a 10-epoch benchmark): the
+        default reaches D = 4.4 in the same 50 steps. After fit, a
+        ``UserWarning`` is raised when every pairwise Ashman D is below 2,
+        the paper's separation criterion.
     score_type : {"latent", "responsibility", "reconstruction"}, default="latent"
         Energy used by ``score_samples`` (not called ``score``, a sklearn
         method name):
@@ -185,11 +213,21 @@ class GMVAEDetector(BaseNeuralDetector):
         * ``"reconstruction"``: per-jet mean squared error of the image
           decoded from the posterior mean.
     score_component : int or None, default=None
-        Mode ``k`` of the ``"responsibility"`` score. None picks, without
-        labels, the mode with the smallest learned mixture weight (the
-        minority mode) at scoring time.
+        Mode ``k`` of the ``"responsibility"`` score. None picks it without
+        labels, from the training sample: after training, the
+        log-responsibilities ``ln p(r | mu)`` of the training jets are centred
+        over the modes and ``k`` is the mode whose centred log-responsibility
+        has the largest sample skewness (:meth:`anomaly_component`; the same
+        rule as :class:`DVAEDetector`'s): the rare class of a contaminated
+        sample forms the long tail of the log-odds of the mode that describes
+        it, whichever class is rare. The smallest learned mixture weight does
+        not orient the score: at the default settings the weights stay near
+        ``1/R`` (measured 0.50 / 0.50 on the generated jets).
     n_filters, hidden_dim : int, default=8, 100
     output_activation : {"linear", "sigmoid"}, default="linear"
+    architecture : {"nae2023", "dillon2021"}, default="nae2023"
+        The convolutional network, as in :class:`AEDetector` (the paper's GMVAE
+        uses its Fig. 2 network, ``"dillon2021"``).
     prior_init_scale : float, default=1.0
         Standard deviation of the random initial mode means.
     image_shape, max_epochs, batch_size, lr, weight_decay, validation_fraction, \
@@ -217,14 +255,17 @@ early_stopping, callbacks, contamination, device, random_state, warm_start, verb
         "n_components": [positive_int],
         "beta_kl": [non_negative_float],
         "ashman_weight": [non_negative_float],
+        "prior_lr": [None, Interval(Real, 0, None, closed="neither")],
         "score_type": [StrOptions(_score_methods)],
         "score_component": [None, Interval(Integral, None, None, closed="neither")],
         "prior_init_scale": [non_negative_float],
+        "architecture": [StrOptions(ARCHITECTURES)],
     }
 
     def __init__(self, latent_dim=1, *, n_components=2, beta_kl=1e-4, ashman_weight=1e-3,
-                 score_type="latent", score_component=None, n_filters=8, hidden_dim=100,
-                 output_activation="linear", prior_init_scale=1.0, image_shape=None,
+                 prior_lr=3e-2, score_type="latent", score_component=None, n_filters=8, hidden_dim=100,
+                 output_activation="linear", prior_init_scale=1.0, architecture="nae2023",
+                 image_shape=None,
                  max_epochs=20, batch_size=256, lr=1e-3, weight_decay=0.0,
                  validation_fraction=None, early_stopping=None, callbacks=None,
                  contamination=0.1, device="auto", random_state=None, warm_start=False,
@@ -233,12 +274,14 @@ early_stopping, callbacks, contamination, device, random_state, warm_start, verb
         self.n_components = n_components
         self.beta_kl = beta_kl
         self.ashman_weight = ashman_weight
+        self.prior_lr = prior_lr
         self.score_type = score_type
         self.score_component = score_component
         self.n_filters = n_filters
         self.hidden_dim = hidden_dim
         self.output_activation = output_activation
         self.prior_init_scale = prior_init_scale
+        self.architecture = architecture
         super().__init__(
             image_shape=image_shape, max_epochs=max_epochs, batch_size=batch_size, lr=lr,
             weight_decay=weight_decay, validation_fraction=validation_fraction,
@@ -258,15 +301,49 @@ early_stopping, callbacks, contamination, device, random_state, warm_start, verb
 
     def _score_kwargs(self):
         if self.score_type == "responsibility":
-            return {"component": self.score_component}
+            return {"component": self.net_.module_.anomaly_component(self.score_component)}
         return {}
+
+    def _net_kwargs(self):
+        kwargs = dict(super()._net_kwargs())
+        if self.prior_lr is not None:
+            kwargs["optimizer__param_groups"] = [("prior_*", {"lr": float(self.prior_lr)})]
+        return kwargs
+
+    def _train(self, X, seed, *args, **kwargs):
+        super()._train(X, seed, *args, **kwargs)
+        module = self.net_.module_
+        log_resp = self._batched(X, lambda m, x: m.log_responsibilities(x))
+        skewness = torch.as_tensor(centred_logit_skewness(log_resp), dtype=torch.float32)
+        module.responsibility_skewness.copy_(skewness.to(module.responsibility_skewness))
+        d = self.prior_parameters()["ashman_d"]
+        if d.size and np.all(d < 2.0):
+            warnings.warn(
+                f"{type(self).__name__}: the learned prior modes are not separated: every "
+                f"pairwise Ashman D is below 2 (max {d.max():.2f}); train longer or raise "
+                f"ashman_weight (now {self.ashman_weight!r})", UserWarning, stacklevel=3)
+
+    def anomaly_component(self):
+        """Index of the mode the ``"responsibility"`` score uses.
+
+        ``score_component`` when it is set; otherwise the label-free choice (see
+        ``score_component``).
+
+        Returns
+        -------
+        k : int
+            In ``[0, n_components)``.
+        """
+        check_is_fitted(self)
+        self._check_score_params()
+        return self.net_.module_.anomaly_component(self.score_component)
 
     def _build_module(self):
         return GMVAEModule(
             self.image_shape_, latent_dim=self.latent_dim, n_components=self.n_components,
             beta_kl=self.beta_kl, ashman_weight=self.ashman_weight, n_filters=self.n_filters,
             hidden_dim=self.hidden_dim, output_activation=self.output_activation,
-            prior_init_scale=self.prior_init_scale,
+            prior_init_scale=self.prior_init_scale, architecture=self.architecture,
         )
 
     def prior_parameters(self):

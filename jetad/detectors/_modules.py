@@ -1,20 +1,52 @@
 """Torch building blocks shared by the detectors.
 
-The convolutional encoder and decoder follow Table 2 of the NAE paper
-(arXiv:2206.14225): 3x3 convolutions with 8 filters and PReLU, one 2x2
-max-pooling, dense 400 -> 100 -> latent; the decoder mirrors it with a bilinear
-upsampling and a sigmoid output. Any image shape works: pooling uses
-``ceil_mode`` and the decoder crops its output back to ``(H, W)``, so the dense
-width is ``ceil(H/2) * ceil(W/2)`` (400 for 40x40 images).
+The convolutional encoder and decoder come in two architectures (the
+``architecture`` parameter of the AE, VAE and GMVAE):
+
+* ``"nae2023"`` (default): Table 2 of the NAE paper (arXiv:2206.14225): 3x3
+  convolutions with 8 filters and PReLU, one 2x2 max-pooling, dense
+  400 -> 100 -> latent; the decoder mirrors it with a bilinear upsampling.
+* ``"dillon2021"``: Fig. 2 of arXiv:2104.08291: the same layer sequence with
+  5x5 kernels, average pooling 40 -> 20 and nearest-neighbour upsampling, PReLU
+  after every hidden layer (the paper's text gives kernel, pooling, upsampling
+  and activations, not the layer widths, so ``n_filters`` and ``hidden_dim``
+  keep their defaults); the paper's decoder output is linear
+  (``output_activation="linear"``).
+
+Any image shape works: pooling uses ``ceil_mode`` and the decoder crops its
+output back to ``(H, W)``, so the dense width is ``ceil(H/2) * ceil(W/2)`` (400
+for 40x40 images).
 """
 
 import math
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
 
-__all__ = ["ConvDecoder", "ConvEncoder", "project_to_sphere"]
+__all__ = ["ARCHITECTURES", "ConvDecoder", "ConvEncoder", "centred_logit_skewness", "project_to_sphere",
+           "sample_skewness"]
+
+
+#: architecture -> (kernel size, pooling layer, upsampling mode)
+ARCHITECTURES = {
+    "nae2023": (3, nn.MaxPool2d, "bilinear"),
+    "dillon2021": (5, nn.AvgPool2d, "nearest"),
+}
+
+
+def _layout(architecture):
+    if architecture not in ARCHITECTURES:
+        raise ValueError(f"architecture must be one of {sorted(ARCHITECTURES)}, "
+                         f"got {architecture!r}")
+    return ARCHITECTURES[architecture]
+
+
+def _upsample(mode):
+    if mode == "nearest":
+        return nn.Upsample(scale_factor=2, mode="nearest")
+    return nn.Upsample(scale_factor=2, mode=mode, align_corners=False)
 
 
 def _maybe_sn(layer, use_sn):
@@ -26,8 +58,43 @@ def project_to_sphere(z, eps=1e-12):
     return z / z.norm(dim=-1, keepdim=True).clamp_min(eps)
 
 
+def centred_logit_skewness(logits):
+    """Sample skewness, over jets, of each centred log-weight ``l_k - mean_j l_j``.
+
+    The label-free orientation of the DVAE and GMVAE scores: the minority class of
+    a training sample sits in the long tail of the distribution of the log-odds of
+    the component that describes it (a two-population mixture with fraction
+    ``f < 1/2`` on one side has skewness of the sign of that side, like a
+    Bernoulli(f) variable, whose skewness is ``(1 - 2f) / sqrt(f (1 - f))``), so
+    the component whose centred log-weight is the most positively skewed is the
+    anomaly component. Invariant under a common shift of the logits and under a
+    positive rescaling.
+
+    Parameters
+    ----------
+    logits : ndarray of shape (n, R)
+        Unnormalised log-weights of each jet (softmax logits or log-responsibilities).
+
+    Returns
+    -------
+    skewness : ndarray of shape (R,), float64
+        0 for a component whose centred log-weight is constant.
+    """
+    z = np.asarray(logits, dtype=np.float64)
+    return sample_skewness(z - z.mean(axis=1, keepdims=True))
+
+
+def sample_skewness(values):
+    """Column-wise sample skewness ``m3 / m2^(3/2)`` ``(n, k) -> (k,)``; 0 for a constant column."""
+    d = np.asarray(values, dtype=np.float64)
+    d = d - d.mean(axis=0)
+    std = np.sqrt((d**2).mean(axis=0))
+    third = (d**3).mean(axis=0)
+    return np.divide(third, std**3, out=np.zeros_like(third), where=std > 1e-12)
+
+
 class ConvEncoder(nn.Module):
-    """Encoder of Table 2: five 3x3 convolutions, one max-pool, dense 400 -> 100 -> out.
+    """Encoder: five convolutions, one 2x2 pooling, dense 400 -> 100 -> out.
 
     Parameters
     ----------
@@ -39,22 +106,27 @@ class ConvEncoder(nn.Module):
     hidden_dim : int, default=100
     spectral_norm : bool, default=False
         Wrap every convolution and dense layer in spectral normalisation.
+    architecture : {"nae2023", "dillon2021"}, default="nae2023"
+        3x3 kernels and max-pooling, or 5x5 kernels and average pooling.
     """
 
-    def __init__(self, image_shape, out_dim, n_filters=8, hidden_dim=100, spectral_norm=False):
+    def __init__(self, image_shape, out_dim, n_filters=8, hidden_dim=100, spectral_norm=False,
+                 architecture="nae2023"):
         super().__init__()
         h, w = image_shape
         f, sn = n_filters, spectral_norm
+        k, pool, _ = _layout(architecture)
+        p = k // 2
         self.image_shape = (h, w)
         self.pooled_shape = (math.ceil(h / 2), math.ceil(w / 2))
         flat = self.pooled_shape[0] * self.pooled_shape[1]
         self.features = nn.Sequential(
-            _maybe_sn(nn.Conv2d(1, f, 3, 1, 1), sn), nn.PReLU(),
-            _maybe_sn(nn.Conv2d(f, f, 3, 1, 1), sn), nn.PReLU(),
-            nn.MaxPool2d(2, 2, ceil_mode=True),
-            _maybe_sn(nn.Conv2d(f, f, 3, 1, 1), sn), nn.PReLU(),
-            _maybe_sn(nn.Conv2d(f, f, 3, 1, 1), sn), nn.PReLU(),
-            _maybe_sn(nn.Conv2d(f, 1, 3, 1, 1), sn), nn.PReLU(),
+            _maybe_sn(nn.Conv2d(1, f, k, 1, p), sn), nn.PReLU(),
+            _maybe_sn(nn.Conv2d(f, f, k, 1, p), sn), nn.PReLU(),
+            pool(2, 2, ceil_mode=True),
+            _maybe_sn(nn.Conv2d(f, f, k, 1, p), sn), nn.PReLU(),
+            _maybe_sn(nn.Conv2d(f, f, k, 1, p), sn), nn.PReLU(),
+            _maybe_sn(nn.Conv2d(f, 1, k, 1, p), sn), nn.PReLU(),
             nn.Flatten(),
         )
         self.head = nn.Sequential(
@@ -78,7 +150,7 @@ class ConvEncoder(nn.Module):
 
 
 class ConvDecoder(nn.Module):
-    """Decoder of Table 2: dense latent -> 100 -> 400, four 3x3 convolutions, sigmoid.
+    """Decoder: dense latent -> 100 -> 400, 2x upsampling, four convolutions, output.
 
     Parameters
     ----------
@@ -89,13 +161,18 @@ class ConvDecoder(nn.Module):
     hidden_dim : int, default=100
     spectral_norm : bool, default=False
     output_activation : {"sigmoid", "linear"}, default="sigmoid"
+    architecture : {"nae2023", "dillon2021"}, default="nae2023"
+        3x3 kernels and bilinear upsampling, or 5x5 kernels and nearest-neighbour
+        upsampling.
     """
 
     def __init__(self, image_shape, latent_dim, n_filters=8, hidden_dim=100,
-                 spectral_norm=False, output_activation="sigmoid"):
+                 spectral_norm=False, output_activation="sigmoid", architecture="nae2023"):
         super().__init__()
         h, w = image_shape
         f, sn = n_filters, spectral_norm
+        k, _, upsample = _layout(architecture)
+        p = k // 2
         self.image_shape = (h, w)
         self.pooled_shape = (math.ceil(h / 2), math.ceil(w / 2))
         flat = self.pooled_shape[0] * self.pooled_shape[1]
@@ -104,11 +181,11 @@ class ConvDecoder(nn.Module):
             _maybe_sn(nn.Linear(hidden_dim, flat), sn), nn.PReLU(),
         )
         self.features = nn.Sequential(
-            _maybe_sn(nn.Conv2d(1, f, 3, 1, 1), sn), nn.PReLU(),
-            _maybe_sn(nn.Conv2d(f, f, 3, 1, 1), sn), nn.PReLU(),
-            nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False),
-            _maybe_sn(nn.Conv2d(f, f, 3, 1, 1), sn), nn.PReLU(),
-            _maybe_sn(nn.Conv2d(f, 1, 3, 1, 1), sn),
+            _maybe_sn(nn.Conv2d(1, f, k, 1, p), sn), nn.PReLU(),
+            _maybe_sn(nn.Conv2d(f, f, k, 1, p), sn), nn.PReLU(),
+            _upsample(upsample),
+            _maybe_sn(nn.Conv2d(f, f, k, 1, p), sn), nn.PReLU(),
+            _maybe_sn(nn.Conv2d(f, 1, k, 1, p), sn),
         )
         if output_activation == "sigmoid":
             # Start from outputs near the mean pixel of a unit-sum image (1/(H*W)) rather

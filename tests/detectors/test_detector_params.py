@@ -79,7 +79,8 @@ def test_message_names_parameter_allowed_values_and_value(X):
     assert str(info.value) == "validation_fraction must be None or a float in (0, 1), got 2"
     with pytest.raises(InvalidParameterError) as info:
         _make(VAEDetector, score_type="bogus").fit(X)
-    assert str(info.value) == "score_type must be one of 'latent', 'reconstruction', got 'bogus'"
+    assert str(info.value) == ("score_type must be one of 'latent', 'latent_coordinate', "
+                               "'reconstruction', got 'bogus'")
     # like sklearn's InvalidParameterError: catching ValueError or TypeError both work
     assert issubclass(InvalidParameterError, ValueError)
     assert issubclass(InvalidParameterError, TypeError)

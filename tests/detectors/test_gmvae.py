@@ -110,9 +110,14 @@ def test_fit_scores_and_prior():
                                  m.prior_logvars.double().detach(),
                                  m.prior_logits.double().detach()).numpy()
     np.testing.assert_allclose(det.anomaly_score(X), expected, rtol=1e-5)
-    # responsibility of the minority mode by default, or of a chosen one
+    # responsibility of the label-free anomaly mode by default (the most positively
+    # skewed centred log-responsibility over the training jets), or of a chosen one
     det.set_params(score_type="responsibility")
-    k = int(np.argmin(prior["weights"]))
+    log_r = np.log(resp)
+    z = log_r - log_r.mean(axis=1, keepdims=True)
+    skew = ((z - z.mean(0)) ** 3).mean(0) / z.std(0) ** 3
+    k = int(np.argmax(skew))
+    assert det.anomaly_component() == k
     np.testing.assert_allclose(det.anomaly_score(X), resp[:, k], rtol=1e-5, atol=1e-7)
     det.set_params(score_component=-1)
     np.testing.assert_allclose(det.anomaly_score(X), resp[:, 2], rtol=1e-5, atol=1e-7)
@@ -146,3 +151,52 @@ def test_bad_params_raise(params, match):
     X = np.random.default_rng(0).random((20, 16)).astype(np.float32)
     with pytest.raises(ValueError, match=match):
         _small(**params).fit(X)
+
+
+def test_defaults_separate_the_modes_on_generated_jets(top_qcd_images):
+    """The default prior_lr lets the Ashman repulsion reach D > 2 (the paper's criterion).
+
+    1 : 4 contaminated generated samples (1250 jets), 3 epochs of batch 64: measured
+    D = 4.29 in both directions (1.34 with prior_lr=None after 50 steps). The
+    label-free responsibility AUC is not asserted: measured 0.575 (top in QCD) and
+    0.414 (QCD in top) here, 0.46 / 0.40 after 8 epochs -- the GMVAE's modes split
+    jets by pixel activity rather than by class, as the paper finds.
+    """
+    import warnings
+
+    from jetad.datasets import make_contaminated_sample
+
+    qcd, top = top_qcd_images["qcd"], top_qcd_images["top"]
+    for bg, sig in [(qcd, top), (top, qcd)]:
+        X, _ = make_contaminated_sample(bg, sig, 0.25, n_samples=1250, random_state=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", UserWarning)
+            det = GMVAEDetector(score_type="responsibility", max_epochs=3, batch_size=64,
+                                random_state=0, device="cpu").fit(X)
+        assert det.prior_parameters()["ashman_d"][0] > 2.0
+        assert det.net_.optimizer_.param_groups[0]["lr"] == pytest.approx(3e-2)
+        k = det.anomaly_component()
+        np.testing.assert_allclose(det.anomaly_score(X[:20]), det.responsibilities(X[:20])[:, k],
+                                   rtol=1e-5, atol=1e-7)
+
+
+def test_warns_when_no_pair_of_modes_is_separated():
+    X = np.random.default_rng(0).random((128, 64)).astype(np.float32)
+    with pytest.warns(UserWarning, match="Ashman D is below 2"):
+        _small(ashman_weight=0.0, prior_lr=None, prior_init_scale=0.1).fit(X)
+    # one mode: nothing to separate, no warning
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        _small(n_components=1).fit(X)
+
+
+def test_prior_lr_none_uses_the_network_lr():
+    X = np.random.default_rng(0).random((64, 16)).astype(np.float32)
+    det = _small(prior_lr=None, lr=2e-3)
+    with pytest.warns(UserWarning):
+        det.fit(X)
+    assert [g["lr"] for g in det.net_.optimizer_.param_groups] == [2e-3]
+    with pytest.raises(ValueError, match="prior_lr"):
+        _small(prior_lr=0.0).fit(X)
