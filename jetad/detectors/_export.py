@@ -144,7 +144,7 @@ def energy_module(detector):
     method = "energy" if table is None else table[detector.score_type]
     kwargs = dict(detector._score_kwargs())
     if kwargs.get("component", 0) is None and hasattr(module, "anomaly_component"):
-        # resolve "the minority mode" now: the weights are frozen in the export
+        # resolve the label-free anomaly mode now: the weights are frozen in the export
         kwargs["component"] = module.anomaly_component(None)
     return EnergyModule(module, detector.image_shape_, method, kwargs).eval()
 
