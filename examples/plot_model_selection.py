@@ -20,12 +20,15 @@ The samples here are tiny so that the example runs in seconds; see
 # %%
 # Simulate a few hundred QCD and top jets
 # ---------------------------------------
+import os
+import tempfile
+
 import numpy as np
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.pipeline import Pipeline
 
 from jetad import AEDetector, JetImager, VAEDetector
-from jetad.datasets import generate_jets
+from jetad.datasets import fetch_generated
 from jetad.metrics import make_anomaly_scorer
 from jetad.model_selection import (
     BackgroundOnly,
@@ -34,8 +37,9 @@ from jetad.model_selection import (
     format_comparison,
 )
 
-qcd = generate_jets("qcd", 400, random_state=1, progress=False)
-top = generate_jets("top", 200, random_state=2, progress=False)
+cache = os.environ.get("JETAD_EXAMPLE_CACHE") or tempfile.gettempdir()
+qcd, _ = fetch_generated("qcd", 400, random_state=1, cache_dir=cache, prefix="example_")
+top, _ = fetch_generated("top", 200, random_state=2, cache_dir=cache, prefix="example_")
 print(qcd.shape, top.shape)  # (n_jets, 200 constituents, (E, px, py, pz))
 
 # %%
