@@ -10,6 +10,7 @@ Prints one JSON line; the numbers are in ``results/nae_tuning.md``.
 """
 
 import json
+import os
 import sys
 import time
 
@@ -21,7 +22,8 @@ from jetad._demo import DEMO_PRESET
 from jetad.detectors import LangevinSampler
 from jetad.metrics import image_concentration, tagging_summary
 
-IMAGES = "/work/scratch/nae_tuning/images.npz"
+#: written by ``python benchmarks/nae_tuning.py prep --qcd ... --top ...`` (its default --out)
+IMAGES = os.environ.get("JETAD_NAE_TUNING_IMAGES", "benchmarks/.cache/nae_tuning/images.npz")
 
 
 def main(bkg, seed):

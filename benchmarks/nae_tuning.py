@@ -49,8 +49,9 @@ import warnings
 import numpy as np
 import torch
 
-QCD = "/work/scratch/bench/qcd_60k.h5"
-TOP = "/work/scratch/bench/top_60k.h5"
+#: the jet files of the recorded study (``jetad generate --kind qcd -n 60000``, same for top);
+#: ``--qcd`` / ``--top`` name them for the ``prep`` stage
+FILES = {"qcd": None, "top": None}
 #: jets [0, N_TRAIN) of each file train, jets [N_TRAIN, N_TRAIN + N_TEST) evaluate; the
 #: benchmarks use other jets of the same files.
 N_TRAIN, N_TEST = 3000, 4000
@@ -129,7 +130,9 @@ def prep(out):
     from jetad.datasets import load_jets
 
     imgs = {}
-    for name, path in (("qcd", QCD), ("top", TOP)):
+    for name, path in FILES.items():
+        if path is None:
+            raise SystemExit(f"prep needs --{name} FILE (an HDF5 file of generated {name} jets)")
         X, _ = load_jets(path)
         X = X[:N_TRAIN + N_TEST]
         imgs[name] = JetImager(gaussian_sigma=1.0).transform(X).astype(np.float32)
@@ -348,7 +351,7 @@ def table(out, dest_json=None, dest_md=None, note="", commands=()):
     summary = dict(meta=dict(n_train=N_TRAIN, n_test_per_class=N_TEST,
                              train_jets=f"[0, {N_TRAIN}) of each file",
                              test_jets=f"[{N_TRAIN}, {N_TRAIN + N_TEST}) of each file",
-                             files=[QCD, TOP], images="JetImager(gaussian_sigma=1.0), 40x40",
+                             files=[os.path.basename(str(f)) for f in FILES.values()], images="JetImager(gaussian_sigma=1.0), 40x40",
                              pretrain=PRETRAIN, threads=1, note=note,
                              commands=list(commands)),
                    pretrain=pre, rows=out_rows)
@@ -381,7 +384,9 @@ def _params(pairs):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("stage", choices=["prep", "pre", "nae", "fit", "table"])
-    p.add_argument("--out", default="/work/scratch/nae_tuning")
+    p.add_argument("--out", default="benchmarks/.cache/nae_tuning")
+    p.add_argument("--qcd", default=None, help="prep stage: HDF5 file of QCD jets")
+    p.add_argument("--top", default=None, help="prep stage: HDF5 file of top jets")
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
     p.add_argument("--configs", nargs="+", default=[])
     p.add_argument("--check", type=int, default=None)
@@ -392,6 +397,7 @@ def main(argv=None):
     p.add_argument("--param", action="append", default=[],
                    help="NAEDetector parameter for the fit stage, e.g. --param nae_lr=1e-4")
     a = p.parse_args(argv)
+    FILES.update(qcd=a.qcd, top=a.top)
     torch.set_num_threads(1)
     os.makedirs(a.out, exist_ok=True)
     if a.stage == "prep":
