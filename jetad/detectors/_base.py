@@ -16,11 +16,17 @@ MRO, see :mod:`jetad.detectors._validation`).
 
 sklearn's outlier-detector signs are kept exactly: ``score_samples`` is the
 negative energy (higher = more normal), ``decision_function = score_samples -
-offset_`` and ``predict`` returns -1 for outliers, +1 for inliers.
+offset_`` and ``predict`` returns -1 for outliers, +1 for inliers. PyOD's
+fitted attributes are derived from them: ``decision_scores_ = -train_scores_``
+(higher = more anomalous), ``threshold_ = -offset_`` and ``labels_`` (1 for
+the training jets above ``threshold_``, i.e. where ``predict`` gives -1).
 """
 
 import contextlib
+import functools
+import inspect
 import math
+import re
 from abc import abstractmethod
 from numbers import Integral, Real
 
@@ -28,7 +34,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 from sklearn.base import BaseEstimator, OutlierMixin
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 from skorch import NeuralNet
 from skorch.callbacks import EarlyStopping, ProgressBar
 from skorch.dataset import ValidSplit
@@ -50,30 +56,90 @@ __all__ = ["BaseNeuralDetector"]
 
 
 class _PerSampleLossNet(NeuralNet):
-    """skorch net whose module already returns the per-sample loss: average it."""
+    """skorch net whose module already returns the per-sample loss: average it.
+
+    :meth:`partial_fit_weighted` trains with the sample weights as skorch's
+    ``y``: the batch loss is then the weighted mean ``sum(w_i l_i) / sum(w_i)``
+    (``np.average``). Without weights skorch's ``y`` is a placeholder.
+    """
+
+    weighted = False
+
+    def partial_fit_weighted(self, X, sample_weight=None):
+        self.weighted = sample_weight is not None
+        return self.partial_fit(X, sample_weight)
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
-        return y_pred.mean()
+        if not self.weighted:
+            return y_pred.mean()
+        w = torch.as_tensor(y_true, device=y_pred.device, dtype=y_pred.dtype)
+        return (y_pred * w).sum() / w.sum()
 
 
 def _silent(*args, **kwargs):
     """Sink for skorch messages when the detector is not verbose."""
 
 
+_DEVICE_PATTERN = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+
+
 def _resolve_device(device):
-    if device == "auto":
+    """The device string skorch gets; ValueError if it is unavailable (checked at fit)."""
+    if isinstance(device, str) and device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cpu":
-        return "cpu"
-    if isinstance(device, str) and device.startswith("cuda"):
+    if not _is_device(device):
+        raise ValueError(f"device must be 'auto', 'cpu', 'cuda[:i]', 'mps' or a torch.device "
+                         f"of those types, got {device!r}")
+    device = torch.device(device)
+    if device.type == "cuda":
         if not torch.cuda.is_available():
-            raise ValueError(f"device={device!r} was requested but CUDA is not available")
-        return device
-    raise ValueError(f"device must be 'auto', 'cpu' or 'cuda[:i]', got {device!r}")
+            raise ValueError(f"device={str(device)!r} was requested but CUDA is not available")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ValueError(f"device={str(device)!r} was requested but only "
+                             f"{torch.cuda.device_count()} CUDA device(s) are available")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError("device='mps' was requested but the Apple MPS backend is not "
+                         "available (torch.backends.mps.is_available() is False)")
+    return str(device)
 
 
 def _is_device(device):
-    return isinstance(device, str) and (device in ("auto", "cpu") or device.startswith("cuda"))
+    if isinstance(device, torch.device):
+        return device.type in ("cpu", "cuda", "mps")
+    return isinstance(device, str) and _DEVICE_PATTERN.fullmatch(device) is not None
+
+
+def _is_optimizer(optimizer):
+    return isinstance(optimizer, type) and issubclass(optimizer, torch.optim.Optimizer)
+
+
+_OPTIMIZER_PREFIX = "optimizer__"
+
+
+def _accepts_optimizer_params(init):
+    """Wrap a detector's ``__init__`` to take ``optimizer`` and ``optimizer__*`` (skorch style).
+
+    The signature seen by scikit-learn gains a keyword ``optimizer=None`` and
+    ``**optimizer_params``; the ``optimizer__<name>`` keywords are stored as
+    attributes of those names and reported by ``get_params``.
+    """
+    signature = inspect.signature(init)
+
+    @functools.wraps(init)
+    def __init__(self, *args, optimizer=None, **kwargs):
+        extra = {k: v for k, v in kwargs.items() if k.startswith(_OPTIMIZER_PREFIX)}
+        init(self, *args, **{k: v for k, v in kwargs.items() if k not in extra})
+        # set after the wrapped __init__, whose super().__init__ may be wrapped too
+        self.optimizer = optimizer
+        for key, value in extra.items():
+            setattr(self, key, value)
+
+    params = list(signature.parameters.values())
+    params.append(inspect.Parameter("optimizer", inspect.Parameter.KEYWORD_ONLY, default=None))
+    params.append(inspect.Parameter("optimizer_params", inspect.Parameter.VAR_KEYWORD))
+    __init__.__signature__ = signature.replace(parameters=params)
+    __init__._accepts_optimizer_params = True
+    return __init__
 
 
 #: Constraints of the convolutional encoder/decoder parameters (AE, VAE, GMVAE).
@@ -112,7 +178,8 @@ class BaseNeuralDetector(OutlierMixin, BaseEstimator):
         features (1600 -> 40x40); a non-square width ``n`` becomes a ``(1, n)``
         image. Inputs of shape ``(n, 1, H, W)`` set it from the array.
     max_epochs, batch_size, lr, weight_decay
-        Adam training settings.
+        Training settings of the optimiser (``lr`` and ``weight_decay`` are
+        passed to any ``optimizer``).
     validation_fraction : float or None
         Fraction held out for the validation loss (skorch ``ValidSplit``);
         None trains on everything.
@@ -121,9 +188,20 @@ class BaseNeuralDetector(OutlierMixin, BaseEstimator):
         stops after ``max_epochs`` only.
     callbacks : list of skorch callbacks or None
         Extra callbacks (checkpoints, learning-rate schedules, ...).
-    contamination : float in (0, 0.5]
-        Fraction of training jets flagged as outliers: sets ``offset_``.
-    device : {"auto", "cpu", "cuda"}
+    contamination : float in (0, 0.5] or "auto"
+        Fraction of training jets flagged as outliers: ``offset_`` is that
+        quantile of the training scores. ``"auto"`` assumes no fraction (as
+        sklearn's ``IsolationForest`` and ``LocalOutlierFactor`` do) and takes
+        Tukey's fence of the training energies: ``offset_ = Q1 - 1.5 IQR`` of
+        ``train_scores_``, i.e. jets with an energy above ``Q3 + 1.5 IQR`` are
+        outliers. sklearn's "auto" is a fixed constant on a score scale its
+        estimators share; neural energies have no common scale (it changes
+        with the detector, the ``score_type`` and the input normalisation), and
+        the fence is scale-free and the boxplot rule physicists know.
+    device : {"auto", "cpu", "cuda", "cuda:i", "mps"} or torch.device
+        ``"auto"`` is CUDA when available, else the CPU (``"mps"`` is used
+        only when asked for). An unavailable device is refused by :meth:`fit`
+        with a ValueError, not at construction.
     random_state : int, RandomState instance or None
         Seeds torch generators inside a forked RNG state, so torch's global
         random state is left untouched. ``None`` follows the scikit-learn
@@ -133,9 +211,23 @@ class BaseNeuralDetector(OutlierMixin, BaseEstimator):
         Continue training the fitted network for ``max_epochs`` more epochs.
     verbose : int
         0 silent, 1 per-epoch log, 2 also a progress bar.
+    optimizer : torch.optim.Optimizer subclass or None, default=None
+        Optimiser of the skorch training loop (for the NAE: the pre-training),
+        e.g. ``torch.optim.AdamW``; None is ``torch.optim.Adam``. Every
+        subclass ``__init__`` accepts it (added by ``__init_subclass__``).
+    **optimizer_params
+        ``optimizer__<name>=value`` keywords passed to the optimiser, as in
+        skorch (e.g. ``optimizer__betas=(0.9, 0.99)``); searchable by
+        ``GridSearchCV`` and reported by ``get_params``. ``optimizer__lr``
+        and ``optimizer__weight_decay`` are refused: use ``lr`` and
+        ``weight_decay``.
     """
 
     _score_batch_size = 4096
+
+    #: ``decision_function`` and ``score_samples`` are higher = more normal; declared
+    #: because the PyOD attributes would otherwise make the detector look like PyOD's.
+    _anomaly_score_sign = -1
 
     #: Allowed values of each parameter, merged over the MRO by
     #: :meth:`_get_param_constraints` (a subclass adds or overrides entries).
@@ -148,8 +240,9 @@ class BaseNeuralDetector(OutlierMixin, BaseEstimator):
         "validation_fraction": [None, Interval(Real, 0, 1, closed="neither")],
         "early_stopping": [None, Interval(Integral, 0, None, closed="left")],
         "callbacks": [None, list, tuple],
-        "contamination": [Interval(Real, 0, 0.5, closed="right")],
-        "device": [Predicate(_is_device, "'auto', 'cpu' or 'cuda[:i]'")],
+        "contamination": [Interval(Real, 0, 0.5, closed="right"), StrOptions({"auto"})],
+        "device": [Predicate(_is_device, "'auto', 'cpu', 'cuda[:i]', 'mps' or a torch.device")],
+        "optimizer": [None, Predicate(_is_optimizer, "a torch.optim.Optimizer subclass")],
         "random_state": [None, Interval(Integral, 0, 2**32, closed="left"),
                          np.random.RandomState],
         "warm_start": ["boolean"],
@@ -182,6 +275,34 @@ class BaseNeuralDetector(OutlierMixin, BaseEstimator):
         self.random_state = random_state
         self.warm_start = warm_start
         self.verbose = verbose
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        init = vars(cls).get("__init__")
+        if init is not None and "optimizer" not in inspect.signature(init).parameters:
+            cls.__init__ = _accepts_optimizer_params(init)
+
+    def get_params(self, deep=True):
+        """Parameters of the detector, ``optimizer__<name>`` keywords included.
+
+        Returns
+        -------
+        params : dict
+        """
+        params = super().get_params(deep=deep)
+        params.update((k, v) for k, v in vars(self).items() if k.startswith(_OPTIMIZER_PREFIX))
+        return params
+
+    def set_params(self, **params):
+        """Set parameters; ``optimizer__<name>`` keywords are stored as they are (skorch).
+
+        Returns
+        -------
+        self
+        """
+        for key in [k for k in params if k.startswith(_OPTIMIZER_PREFIX)]:
+            setattr(self, key, params.pop(key))
+        return super().set_params(**params)
 
     # ------------------------------------------------------------------ hooks
     @abstractmethod
@@ -301,6 +422,18 @@ class BaseNeuralDetector(OutlierMixin, BaseEstimator):
         cbs += [(f"user_{i}", cb) for i, cb in enumerate(self.callbacks or [])]
         return [(name, cb) for name, cb in cbs if cb is not None]
 
+    def _optimizer_kwargs(self):
+        """``optimizer__*`` keywords of the skorch net; ValueError on a conflict."""
+        user = {k: v for k, v in self.get_params(deep=False).items()
+                if k.startswith(_OPTIMIZER_PREFIX)}
+        for key, param in (("optimizer__lr", "lr"), ("optimizer__weight_decay", "weight_decay")):
+            if key in user:
+                raise ValueError(f"{key} is set by the {param} parameter; use {param}=")
+        clash = sorted(set(user) & set(self._net_kwargs()))
+        if clash:
+            raise ValueError(f"{clash} are set by {type(self).__name__}'s own parameters")
+        return user
+
     def _make_net(self, device, seed):
         split = (
             ValidSplit(self.validation_fraction, stratified=False, random_state=seed)
@@ -312,9 +445,10 @@ class BaseNeuralDetector(OutlierMixin, BaseEstimator):
             module=self._build_module(),
             # skorch requires a criterion; _PerSampleLossNet.get_loss never calls it
             criterion=torch.nn.Identity,
-            optimizer=torch.optim.Adam,
+            optimizer=self.optimizer or torch.optim.Adam,
             lr=self.lr,
             optimizer__weight_decay=self.weight_decay,
+            **self._optimizer_kwargs(),
             max_epochs=self.max_epochs,
             batch_size=self.batch_size,
             iterator_train__shuffle=True,
@@ -329,11 +463,24 @@ class BaseNeuralDetector(OutlierMixin, BaseEstimator):
         )
         return net
 
-    def _train(self, X, seed):
-        """Run the training loop on validated images (subclasses may extend)."""
-        self.net_.partial_fit(X, None)
+    def _train(self, X, seed, sample_weight=None):
+        """Run the training loop on validated images (subclasses may extend).
 
-    def fit(self, X, y=None):
+        ``sample_weight`` (float32 or None) travels as skorch's ``y``, so the
+        validation split keeps the weights of its rows.
+        """
+        self.net_.partial_fit_weighted(X, sample_weight)
+
+    def _set_offset(self):
+        """``offset_`` from ``train_scores_`` and ``contamination`` (see the class docstring)."""
+        scores = self.train_scores_
+        if isinstance(self.contamination, str):  # "auto": Tukey's fence
+            q1, q3 = np.percentile(scores, [25.0, 75.0])
+            self.offset_ = float(q1 - 1.5 * (q3 - q1))
+        else:
+            self.offset_ = float(np.percentile(scores, 100.0 * self.contamination))
+
+    def fit(self, X, y=None, sample_weight=None):
         """Fit the detector on background jets.
 
         Parameters
@@ -342,6 +489,16 @@ class BaseNeuralDetector(OutlierMixin, BaseEstimator):
             Jet images, e.g. from :class:`jetad.JetImager`.
         y : Ignored
             Not used, present for API consistency by convention.
+        sample_weight : array-like of shape (n_samples,) or None, default=None
+            Per-jet weights (event or generator weights), checked with
+            sklearn's ``_check_sample_weight`` (non-negative, finite). The
+            training loss of a batch becomes the weighted mean
+            ``sum(w_i l_i) / sum(w_i)`` of the per-jet losses, so integer
+            weights equal repeating rows (exactly with one full batch). For
+            the NAE they weight the pre-training loss and the positive-energy
+            terms of the NAE loss; the negative samples are unweighted.
+            ``offset_`` stays the unweighted quantile of the training scores,
+            as in sklearn's ``IsolationForest``.
 
         Returns
         -------
@@ -355,18 +512,41 @@ class BaseNeuralDetector(OutlierMixin, BaseEstimator):
             raise ValueError(
                 f"n_samples={X.shape[0]}: {type(self).__name__} needs at least 2 samples to fit"
             )
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
+                                                 ensure_non_negative=True)
+            sample_weight = sample_weight.astype(np.float32)
         device = _resolve_device(self.device)
         seed = check_random_seed(self.random_state)
         with _seeded_torch(seed, device):
             if not warm:
                 self.net_ = self._make_net(device, seed)
                 self.net_.initialize()
-            self._train(X, seed)
+            self._train(X, seed, sample_weight)
         train_scores = self._score(X)
         self._check_training_health(train_scores)
         self.train_scores_ = train_scores
-        self.offset_ = float(np.percentile(self.train_scores_, 100.0 * self.contamination))
+        self._set_offset()
         return self
+
+    # ------------------------------------------------------- PyOD attributes
+    @property
+    def decision_scores_(self):
+        """Anomaly scores of the training jets, higher = more anomalous (PyOD).
+
+        ``-train_scores_``: :meth:`anomaly_score` of the training data.
+        """
+        return -self.train_scores_
+
+    @property
+    def threshold_(self):
+        """Anomaly-score cut ``-offset_`` (PyOD): jets above it are outliers."""
+        return -self.offset_
+
+    @property
+    def labels_(self):
+        """PyOD labels of the training jets: 1 outlier (``predict`` -1), 0 inlier (+1)."""
+        return (self.decision_scores_ > self.threshold_).astype(int)
 
     def _check_training_health(self, train_scores):
         """Refuse a fit whose training scores are not finite (a diverged network)."""
@@ -538,7 +718,8 @@ class BaseNeuralDetector(OutlierMixin, BaseEstimator):
                 raise ValueError(message)
             warnings.warn(message, RuntimeWarning, stacklevel=3)
         device = str(device)
-        if device.startswith("cuda") and not torch.cuda.is_available():
+        if ((device.startswith("cuda") and not torch.cuda.is_available())
+                or (device == "mps" and not torch.backends.mps.is_available())):
             device = "cpu"
         with _seeded_torch(0, device):
             self.net_ = self._make_net(device, 0)
