@@ -229,6 +229,9 @@ class BaseNeuralDetector(OutlierMixin, BaseEstimator):
     #: because the PyOD attributes would otherwise make the detector look like PyOD's.
     _anomaly_score_sign = -1
 
+    #: Keyword parameters beyond the signature (read by :mod:`jetad._model_state`).
+    _keyword_param_prefix = _OPTIMIZER_PREFIX
+
     #: Allowed values of each parameter, merged over the MRO by
     #: :meth:`_get_param_constraints` (a subclass adds or overrides entries).
     _param_constraints = {
