@@ -109,6 +109,29 @@ def _is_device(device):
     return isinstance(device, str) and _DEVICE_PATTERN.fullmatch(device) is not None
 
 
+def _weighted_percentile(values, q, weights):
+    """``np.percentile(values, q)`` (linear) of the rows repeated ``weights`` times.
+
+    Exact for integer weights; real weights interpolate the same way along the
+    cumulative weight.
+    """
+    order = np.argsort(values, kind="stable")
+    sorted_values, cumulative = values[order], np.cumsum(weights[order])
+    h = (q / 100.0) * max(cumulative[-1] - 1.0, 0.0)
+    low = math.floor(h)
+    index = np.minimum(np.searchsorted(cumulative, [low, low + 1], side="right"),
+                       len(values) - 1)
+    a, b = sorted_values[index]
+    t = h - low
+    return float(b - (b - a) * (1.0 - t) if t >= 0.5 else a + (b - a) * t)
+
+
+def _percentile(values, q, weights=None):
+    if weights is None:
+        return float(np.percentile(values, q))
+    return _weighted_percentile(values, q, np.asarray(weights, dtype=np.float64))
+
+
 def _is_optimizer(optimizer):
     return isinstance(optimizer, type) and issubclass(optimizer, torch.optim.Optimizer)
 
@@ -119,9 +142,10 @@ _OPTIMIZER_PREFIX = "optimizer__"
 def _accepts_optimizer_params(init):
     """Wrap a detector's ``__init__`` to take ``optimizer`` and ``optimizer__*`` (skorch style).
 
-    The signature seen by scikit-learn gains a keyword ``optimizer=None`` and
-    ``**optimizer_params``; the ``optimizer__<name>`` keywords are stored as
-    attributes of those names and reported by ``get_params``.
+    The signature seen by scikit-learn gains a keyword ``optimizer=None``; the
+    ``optimizer__<name>`` keywords are stored as attributes of those names and
+    reported by ``get_params``. They are left out of the signature, since
+    sklearn's estimator checks call ``__init__`` with every name it lists.
     """
     signature = inspect.signature(init)
 
@@ -136,7 +160,6 @@ def _accepts_optimizer_params(init):
 
     params = list(signature.parameters.values())
     params.append(inspect.Parameter("optimizer", inspect.Parameter.KEYWORD_ONLY, default=None))
-    params.append(inspect.Parameter("optimizer_params", inspect.Parameter.VAR_KEYWORD))
     __init__.__signature__ = signature.replace(parameters=params)
     __init__._accepts_optimizer_params = True
     return __init__
@@ -474,14 +497,17 @@ class BaseNeuralDetector(OutlierMixin, BaseEstimator):
         """
         self.net_.partial_fit_weighted(X, sample_weight)
 
-    def _set_offset(self):
-        """``offset_`` from ``train_scores_`` and ``contamination`` (see the class docstring)."""
+    def _set_offset(self, sample_weight=None):
+        """``offset_`` from ``train_scores_`` and ``contamination`` (see the class docstring).
+
+        With weights the quantiles are those of the rows repeated by weight.
+        """
         scores = self.train_scores_
         if isinstance(self.contamination, str):  # "auto": Tukey's fence
-            q1, q3 = np.percentile(scores, [25.0, 75.0])
+            q1, q3 = (_percentile(scores, q, sample_weight) for q in (25.0, 75.0))
             self.offset_ = float(q1 - 1.5 * (q3 - q1))
         else:
-            self.offset_ = float(np.percentile(scores, 100.0 * self.contamination))
+            self.offset_ = _percentile(scores, 100.0 * self.contamination, sample_weight)
 
     def fit(self, X, y=None, sample_weight=None):
         """Fit the detector on background jets.
@@ -500,8 +526,8 @@ class BaseNeuralDetector(OutlierMixin, BaseEstimator):
             weights equal repeating rows (exactly with one full batch). For
             the NAE they weight the pre-training loss and the positive-energy
             terms of the NAE loss; the negative samples are unweighted.
-            ``offset_`` stays the unweighted quantile of the training scores,
-            as in sklearn's ``IsolationForest``.
+            ``offset_`` is the weighted quantile (that of the rows repeated by
+            weight); ``train_scores_`` and the PyOD attributes list every row.
 
         Returns
         -------
@@ -529,7 +555,7 @@ class BaseNeuralDetector(OutlierMixin, BaseEstimator):
         train_scores = self._score(X)
         self._check_training_health(train_scores)
         self.train_scores_ = train_scores
-        self._set_offset()
+        self._set_offset(sample_weight)
         return self
 
     # ------------------------------------------------------- PyOD attributes

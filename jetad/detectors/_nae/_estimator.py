@@ -497,7 +497,7 @@ class NAEDetector(BaseNeuralDetector):
             self._nae_phase(X[train_idx], X[valid_idx], seed,
                             None if sample_weight is None else sample_weight[train_idx])
         self.train_scores_ = self._score(X)
-        self._set_offset()
+        self._set_offset(sample_weight)
         return self
 
     # ------------------------------------------------------------ public API
