@@ -259,9 +259,13 @@ class Encoder:
         if torch is not None and isinstance(value, torch.device):
             return {_TAG: "torch_device", "v": str(value)}
         if (torch is not None and isinstance(value, type)
-                and getattr(torch.optim, value.__name__, None) is value
-                and value.__name__ in TORCH_OPTIMIZERS):
-            return {_TAG: "torch_optimizer", "v": value.__name__}
+                and issubclass(value, torch.optim.Optimizer)):
+            if (value.__name__ in TORCH_OPTIMIZERS
+                    and getattr(torch.optim, value.__name__, None) is value):
+                return {_TAG: "torch_optimizer", "v": value.__name__}
+            raise TypeError(f"{where}: the optimiser {value.__module__}.{value.__qualname__} "
+                            f"cannot be stored in a jetad model file, only the torch.optim "
+                            f"optimisers {sorted(TORCH_OPTIMIZERS)}")
         skorch = sys.modules.get("skorch")
         if skorch is not None and isinstance(value, skorch.NeuralNet):
             return {_TAG: "skorch_net",

@@ -460,6 +460,19 @@ class BaseNeuralDetector(OutlierMixin, BaseEstimator):
             raise ValueError(f"{clash} are set by {type(self).__name__}'s own parameters")
         return user
 
+    def _own_net_kwargs(self):
+        """``_net_kwargs`` less the ``optimizer__*`` settings the chosen optimiser does not take.
+
+        A detector's own optimiser settings (the DVAE's Adam ``betas``) do not
+        apply to an optimiser without them (e.g. ``torch.optim.SGD``).
+        """
+        kwargs = self._net_kwargs()
+        signature = inspect.signature(self.optimizer or torch.optim.Adam)
+        if any(p.kind == p.VAR_KEYWORD for p in signature.parameters.values()):
+            return kwargs
+        return {k: v for k, v in kwargs.items() if not k.startswith(_OPTIMIZER_PREFIX)
+                or k[len(_OPTIMIZER_PREFIX):] in signature.parameters}
+
     def _make_net(self, device, seed):
         split = (
             ValidSplit(self.validation_fraction, stratified=False, random_state=seed)
@@ -485,7 +498,7 @@ class BaseNeuralDetector(OutlierMixin, BaseEstimator):
                else {"callbacks__print_log": None}),
             device=device,
             verbose=int(bool(self.verbose)),
-            **self._net_kwargs(),
+            **self._own_net_kwargs(),
         )
         return net
 
