@@ -22,11 +22,7 @@ fitted attributes are derived from them: ``decision_scores_ = -train_scores_``
 the training jets above ``threshold_``, i.e. where ``predict`` gives -1).
 """
 
-import contextlib
-import functools
-import inspect
 import math
-import re
 from abc import abstractmethod
 from numbers import Integral, Real
 
@@ -35,13 +31,23 @@ import scipy.sparse as sp
 import torch
 from sklearn.base import BaseEstimator, OutlierMixin
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
-from skorch import NeuralNet
 from skorch.callbacks import EarlyStopping, ProgressBar
 from skorch.dataset import ValidSplit
 
 from jetad.jets import _check_float32_range, _check_real_input
 from jetad.utils import check_random_seed
 
+from ._threshold import _ThresholdMixin
+from ._training import (
+    _OPTIMIZER_PREFIX,
+    _is_device,
+    _is_optimizer,
+    _OptimizerParamsMixin,
+    _PerSampleLossNet,
+    _resolve_device,
+    _seeded_torch,
+    _silent,
+)
 from ._validation import (
     Interval,
     Predicate,
@@ -55,116 +61,6 @@ from ._validation import (
 __all__ = ["BaseNeuralDetector"]
 
 
-class _PerSampleLossNet(NeuralNet):
-    """skorch net whose module already returns the per-sample loss: average it.
-
-    :meth:`partial_fit_weighted` trains with the sample weights as skorch's
-    ``y``: the batch loss is then the weighted mean ``sum(w_i l_i) / sum(w_i)``
-    (``np.average``). Without weights skorch's ``y`` is a placeholder.
-    """
-
-    weighted = False
-
-    def partial_fit_weighted(self, X, sample_weight=None):
-        self.weighted = sample_weight is not None
-        return self.partial_fit(X, sample_weight)
-
-    def get_loss(self, y_pred, y_true, X=None, training=False):
-        if not self.weighted:
-            return y_pred.mean()
-        w = torch.as_tensor(y_true, device=y_pred.device, dtype=y_pred.dtype)
-        return (y_pred * w).sum() / w.sum()
-
-
-def _silent(*args, **kwargs):
-    """Sink for skorch messages when the detector is not verbose."""
-
-
-_DEVICE_PATTERN = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
-
-
-def _resolve_device(device):
-    """The device string skorch gets; ValueError if it is unavailable (checked at fit)."""
-    if isinstance(device, str) and device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if not _is_device(device):
-        raise ValueError(f"device must be 'auto', 'cpu', 'cuda[:i]', 'mps' or a torch.device "
-                         f"of those types, got {device!r}")
-    device = torch.device(device)
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError(f"device={str(device)!r} was requested but CUDA is not available")
-        if device.index is not None and device.index >= torch.cuda.device_count():
-            raise ValueError(f"device={str(device)!r} was requested but only "
-                             f"{torch.cuda.device_count()} CUDA device(s) are available")
-    if device.type == "mps" and not torch.backends.mps.is_available():
-        raise ValueError("device='mps' was requested but the Apple MPS backend is not "
-                         "available (torch.backends.mps.is_available() is False)")
-    return str(device)
-
-
-def _is_device(device):
-    if isinstance(device, torch.device):
-        return device.type in ("cpu", "cuda", "mps")
-    return isinstance(device, str) and _DEVICE_PATTERN.fullmatch(device) is not None
-
-
-def _weighted_percentile(values, q, weights):
-    """``np.percentile(values, q)`` (linear) of the rows repeated ``weights`` times.
-
-    Exact for integer weights; real weights interpolate the same way along the
-    cumulative weight.
-    """
-    order = np.argsort(values, kind="stable")
-    sorted_values, cumulative = values[order], np.cumsum(weights[order])
-    h = (q / 100.0) * max(cumulative[-1] - 1.0, 0.0)
-    low = math.floor(h)
-    index = np.minimum(np.searchsorted(cumulative, [low, low + 1], side="right"),
-                       len(values) - 1)
-    a, b = sorted_values[index]
-    t = h - low
-    return float(b - (b - a) * (1.0 - t) if t >= 0.5 else a + (b - a) * t)
-
-
-def _percentile(values, q, weights=None):
-    if weights is None:
-        return float(np.percentile(values, q))
-    return _weighted_percentile(values, q, np.asarray(weights, dtype=np.float64))
-
-
-def _is_optimizer(optimizer):
-    return isinstance(optimizer, type) and issubclass(optimizer, torch.optim.Optimizer)
-
-
-_OPTIMIZER_PREFIX = "optimizer__"
-
-
-def _accepts_optimizer_params(init):
-    """Wrap a detector's ``__init__`` to take ``optimizer`` and ``optimizer__*`` (skorch style).
-
-    The signature seen by scikit-learn gains a keyword ``optimizer=None``; the
-    ``optimizer__<name>`` keywords are stored as attributes of those names and
-    reported by ``get_params``. They are left out of the signature, since
-    sklearn's estimator checks call ``__init__`` with every name it lists.
-    """
-    signature = inspect.signature(init)
-
-    @functools.wraps(init)
-    def __init__(self, *args, optimizer=None, **kwargs):
-        extra = {k: v for k, v in kwargs.items() if k.startswith(_OPTIMIZER_PREFIX)}
-        init(self, *args, **{k: v for k, v in kwargs.items() if k not in extra})
-        # set after the wrapped __init__, whose super().__init__ may be wrapped too
-        self.optimizer = optimizer
-        for key, value in extra.items():
-            setattr(self, key, value)
-
-    params = list(signature.parameters.values())
-    params.append(inspect.Parameter("optimizer", inspect.Parameter.KEYWORD_ONLY, default=None))
-    __init__.__signature__ = signature.replace(parameters=params)
-    __init__._accepts_optimizer_params = True
-    return __init__
-
-
 #: Constraints of the convolutional encoder/decoder parameters (AE, VAE, GMVAE).
 _CONV_CONSTRAINTS = {
     "latent_dim": [positive_int],
@@ -174,16 +70,8 @@ _CONV_CONSTRAINTS = {
 }
 
 
-@contextlib.contextmanager
-def _seeded_torch(seed, device):
-    """Seed torch inside a forked RNG state: the global state is left untouched."""
-    devices = [torch.device(device).index or 0] if str(device).startswith("cuda") else []
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)
-        yield
-
-
-class BaseNeuralDetector(OutlierMixin, BaseEstimator):
+class BaseNeuralDetector(_ThresholdMixin, _OptimizerParamsMixin, OutlierMixin,
+                         BaseEstimator):
     """Base class for jetad's neural anomaly detectors (not for direct use).
 
     Subclasses define ``__init__`` listing every parameter (sklearn style),
@@ -301,34 +189,6 @@ class BaseNeuralDetector(OutlierMixin, BaseEstimator):
         self.random_state = random_state
         self.warm_start = warm_start
         self.verbose = verbose
-
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        init = vars(cls).get("__init__")
-        if init is not None and "optimizer" not in inspect.signature(init).parameters:
-            cls.__init__ = _accepts_optimizer_params(init)
-
-    def get_params(self, deep=True):
-        """Parameters of the detector, ``optimizer__<name>`` keywords included.
-
-        Returns
-        -------
-        params : dict
-        """
-        params = super().get_params(deep=deep)
-        params.update((k, v) for k, v in vars(self).items() if k.startswith(_OPTIMIZER_PREFIX))
-        return params
-
-    def set_params(self, **params):
-        """Set parameters; ``optimizer__<name>`` keywords are stored as they are (skorch).
-
-        Returns
-        -------
-        self
-        """
-        for key in [k for k in params if k.startswith(_OPTIMIZER_PREFIX)]:
-            setattr(self, key, params.pop(key))
-        return super().set_params(**params)
 
     # ------------------------------------------------------------------ hooks
     @abstractmethod
@@ -448,31 +308,6 @@ class BaseNeuralDetector(OutlierMixin, BaseEstimator):
         cbs += [(f"user_{i}", cb) for i, cb in enumerate(self.callbacks or [])]
         return [(name, cb) for name, cb in cbs if cb is not None]
 
-    def _optimizer_kwargs(self):
-        """``optimizer__*`` keywords of the skorch net; ValueError on a conflict."""
-        user = {k: v for k, v in self.get_params(deep=False).items()
-                if k.startswith(_OPTIMIZER_PREFIX)}
-        for key, param in (("optimizer__lr", "lr"), ("optimizer__weight_decay", "weight_decay")):
-            if key in user:
-                raise ValueError(f"{key} is set by the {param} parameter; use {param}=")
-        clash = sorted(set(user) & set(self._net_kwargs()))
-        if clash:
-            raise ValueError(f"{clash} are set by {type(self).__name__}'s own parameters")
-        return user
-
-    def _own_net_kwargs(self):
-        """``_net_kwargs`` less the ``optimizer__*`` settings the chosen optimiser does not take.
-
-        A detector's own optimiser settings (the DVAE's Adam ``betas``) do not
-        apply to an optimiser without them (e.g. ``torch.optim.SGD``).
-        """
-        kwargs = self._net_kwargs()
-        signature = inspect.signature(self.optimizer or torch.optim.Adam)
-        if any(p.kind == p.VAR_KEYWORD for p in signature.parameters.values()):
-            return kwargs
-        return {k: v for k, v in kwargs.items() if not k.startswith(_OPTIMIZER_PREFIX)
-                or k[len(_OPTIMIZER_PREFIX):] in signature.parameters}
-
     def _make_net(self, device, seed):
         split = (
             ValidSplit(self.validation_fraction, stratified=False, random_state=seed)
@@ -509,18 +344,6 @@ class BaseNeuralDetector(OutlierMixin, BaseEstimator):
         validation split keeps the weights of its rows.
         """
         self.net_.partial_fit_weighted(X, sample_weight)
-
-    def _set_offset(self, sample_weight=None):
-        """``offset_`` from ``train_scores_`` and ``contamination`` (see the class docstring).
-
-        With weights the quantiles are those of the rows repeated by weight.
-        """
-        scores = self.train_scores_
-        if isinstance(self.contamination, str):  # "auto": Tukey's fence
-            q1, q3 = (_percentile(scores, q, sample_weight) for q in (25.0, 75.0))
-            self.offset_ = float(q1 - 1.5 * (q3 - q1))
-        else:
-            self.offset_ = _percentile(scores, 100.0 * self.contamination, sample_weight)
 
     def fit(self, X, y=None, sample_weight=None):
         """Fit the detector on background jets.
@@ -570,25 +393,6 @@ class BaseNeuralDetector(OutlierMixin, BaseEstimator):
         self.train_scores_ = train_scores
         self._set_offset(sample_weight)
         return self
-
-    # ------------------------------------------------------- PyOD attributes
-    @property
-    def decision_scores_(self):
-        """Anomaly scores of the training jets, higher = more anomalous (PyOD).
-
-        ``-train_scores_``: :meth:`anomaly_score` of the training data.
-        """
-        return -self.train_scores_
-
-    @property
-    def threshold_(self):
-        """Anomaly-score cut ``-offset_`` (PyOD): jets above it are outliers."""
-        return -self.offset_
-
-    @property
-    def labels_(self):
-        """PyOD labels of the training jets: 1 outlier (``predict`` -1), 0 inlier (+1)."""
-        return (self.decision_scores_ > self.threshold_).astype(int)
 
     def _check_training_health(self, train_scores):
         """Refuse a fit whose training scores are not finite (a diverged network)."""
