@@ -17,7 +17,6 @@ Usage (the recorded run in benchmarks/results/dask.json)::
 """
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -33,7 +32,7 @@ from sklearn.pipeline import make_pipeline
 import jetad
 from jetad import AEDetector, JetImager
 from jetad.datasets import fetch_generated, load_jets
-from jetad.utils import score_dask
+from jetad.utils import atomic_json, score_dask
 
 
 def _median_rate(fn, n_jets, n_repeats):
@@ -103,8 +102,7 @@ def main(argv=None):
         "jets_per_s": results,
     }
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-    with open(args.output, "w") as fh:
-        json.dump(out, fh, indent=2, allow_nan=False)
+    atomic_json(args.output, out, indent=2)
     print(f"wrote {args.output}")
 
 

@@ -27,7 +27,6 @@ simulated once into ``--cache-dir``) or ``--qcd FILE`` written by ``jetad genera
 """
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -44,6 +43,7 @@ from jetad import AEDetector, DVAEDetector, GMVAEDetector, JetImager, NAEDetecto
 from jetad.datasets import fetch_generated, load_jets
 from jetad.detectors import LangevinSampler
 from jetad.detectors._export import count_multiply_accumulates, energy_module
+from jetad.utils import atomic_json
 
 
 def _detectors(epochs):
@@ -178,8 +178,7 @@ def main(argv=None):
         "detectors": results,
     }
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-    with open(args.output, "w") as fh:
-        json.dump(out, fh, indent=2, allow_nan=False)
+    atomic_json(args.output, out, indent=2)
     print(f"wrote {args.output}")
 
 

@@ -32,12 +32,12 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 from jetad.datasets import generate_jets  # noqa: E402
 from jetad.datasets._cards import resolve_card  # noqa: E402
-from jetad.datasets._generate import (  # noqa: E402
+from jetad.datasets._events import (  # noqa: E402
     _flat_event_record,
     _make_pythia,
     _ParticleTable,
-    _versions,
 )
+from jetad.datasets._generate import _versions  # noqa: E402
 from jetad.datasets._response import apply_detector_response as detector_response  # noqa: E402
 from jetad.jets import jet_mass  # noqa: E402
 

@@ -67,7 +67,9 @@ def _latent_map_figure(cfg, det, X_by_class, title, path):
     import matplotlib.pyplot as plt
 
     bkg = next(iter(X_by_class.values()))
-    emap = det.latent_energy_map(n_theta=60, n_phi=120, center=bkg)
+    from jetad.plotting import latent_energy_map
+
+    emap = latent_energy_map(det, n_theta=60, n_phi=120, center=bkg)
     fig, ax = plt.subplots(figsize=(7, 3.6))
     mesh = ax.pcolormesh(np.degrees(emap.longitude), np.degrees(emap.latitude),
                          np.log10(np.maximum(emap.energy, np.min(emap.energy[emap.energy > 0],
@@ -105,7 +107,7 @@ def model_figures(cfg, output_dir, task, setting, name, seed, det, bkg, sigs):
     _model_figure(cfg, det, name, X_bkg, X_sig, bkg_label, sig_label,
                   f"{task} {setting}: trained on {bkg_label}", path)
     files.append(os.path.relpath(path, output_dir))
-    if hasattr(det, "latent_energy_map") and getattr(det, "latent_dim", 0) == 3:
+    if hasattr(det, "sample") and getattr(det, "latent_dim", 0) == 3:
         path = os.path.join(folder, f"latent_map_{stem}.png")
         _latent_map_figure(cfg, det, {**bkg, **sigs},
                            f"{task} {setting}: NAE latent-sphere energy, trained on {bkg_label}",

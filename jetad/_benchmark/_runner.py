@@ -27,8 +27,10 @@ _DETECTOR_INFO = ("pretrain_time_", "nae_time_", "best_iteration_", "n_nae_itera
 
 
 def log(message):
-    """Progress line of the suite."""
-    print(f"[jetad benchmark] {message}", flush=True)
+    """Progress line of the suite (flushed, above the bar of the units)."""
+    from jetad.utils._progress import write_line
+
+    write_line(f"[jetad benchmark] {message}")
 
 
 @contextlib.contextmanager
@@ -142,6 +144,8 @@ class SuiteRunner:
         The jets and images, loaded when a unit first needs them.
     state : RunState
         Units run and reused, notes and the unit records.
+    bar : tqdm.tqdm or None
+        The bar over the units (one tqdm bar on stderr) while :meth:`run` runs.
     """
 
     def __init__(self, cfg, output_dir):
@@ -149,14 +153,25 @@ class SuiteRunner:
         self.output_dir = output_dir
         self.samples = SampleCache(cfg)
         self.state = RunState()
+        self.bar = None
 
     def run(self):
         """Run (or reuse) every unit of every task; return :attr:`state`."""
+        from jetad.utils._progress import progress_bar
+
         for name in self.cfg["detectors"]:
             self._importable(name)
-        with torch_threads(self.cfg["torch_threads"]):
-            for spec in task_specs(self.cfg):
-                self.run_task(spec)
+        specs = task_specs(self.cfg)
+        n_units = sum(len(spec.seeds(self.cfg, method)) for spec in specs
+                      for _ in spec.settings for method in spec.methods)
+        self.bar = progress_bar(n_units, desc="benchmark units", unit="unit")
+        try:
+            with torch_threads(self.cfg["torch_threads"]):
+                for spec in specs:
+                    self.run_task(spec)
+        finally:
+            self.bar.close()
+            self.bar = None
         return self.state
 
     def run_task(self, spec):
@@ -165,16 +180,27 @@ class SuiteRunner:
             self.state.note(note)
         for setting in spec.settings:
             for method in spec.methods:
-                for seed in spec.seeds(self.cfg, method):
+                seeds = spec.seeds(self.cfg, method)
+                for i, seed in enumerate(seeds):
                     unit = Unit(self.output_dir, spec.task, setting.name, method, seed,
                                 fingerprint(self._fingerprint(setting, method)))
                     if self.state.reuse(unit):
+                        self._advance()
                         continue
                     if not self._importable(method):
+                        self._advance(len(seeds) - i)
                         break
                     log(f"{spec.task}: {setting.name}, {method}, seed {seed}")
+                    if self.bar is not None:
+                        self.bar.set_postfix_str(
+                            f"{spec.task} {setting.name} {method} seed {seed}")
                     result, scores = self._evaluate(spec, setting, method, seed)
                     self.state.finish(unit, result, scores)
+                    self._advance()
+
+    def _advance(self, n=1):
+        if self.bar is not None:
+            self.bar.update(n)
 
     def _fingerprint(self, setting, method):
         if method == IMAGE_MMD:

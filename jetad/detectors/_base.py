@@ -31,12 +31,13 @@ import scipy.sparse as sp
 import torch
 from sklearn.base import BaseEstimator, OutlierMixin
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
-from skorch.callbacks import EarlyStopping, ProgressBar
+from skorch.callbacks import EarlyStopping
 from skorch.dataset import ValidSplit
 
 from jetad.jets import _check_float32_range, _check_real_input
 from jetad.utils import check_random_seed
 
+from ._progress import EpochProgressBar, make_print_log
 from ._threshold import _ThresholdMixin
 from ._training import (
     _OPTIMIZER_PREFIX,
@@ -59,6 +60,11 @@ from ._validation import (
 )
 
 __all__ = ["BaseNeuralDetector"]
+
+
+def _rows(sample_weight, rows):
+    """``sample_weight[rows]``; None without weights."""
+    return None if sample_weight is None else sample_weight[rows]
 
 
 #: Constraints of the convolutional encoder/decoder parameters (AE, VAE, GMVAE).
@@ -121,7 +127,9 @@ class BaseNeuralDetector(_ThresholdMixin, _OptimizerParamsMixin, OutlierMixin,
     warm_start : bool
         Continue training the fitted network for ``max_epochs`` more epochs.
     verbose : int
-        0 silent, 1 per-epoch log, 2 also a progress bar.
+        0 silent; 1 a tqdm bar over the epochs (ETA, losses) on stderr; 2 the
+        bar and a flushed table line per epoch on stdout (colours only on a
+        terminal). The fit is the same at every level.
     optimizer : torch.optim.Optimizer subclass or None, default=None
         Optimiser of the skorch training loop (for the NAE: the pre-training),
         e.g. ``torch.optim.AdamW``; None is ``torch.optim.Adam``. Every
@@ -142,6 +150,9 @@ class BaseNeuralDetector(_ThresholdMixin, _OptimizerParamsMixin, OutlierMixin,
 
     #: Keyword parameters beyond the signature (read by :mod:`jetad._model_state`).
     _keyword_param_prefix = _OPTIMIZER_PREFIX
+
+    #: Label of the epoch bar (``verbose >= 1``).
+    _epochs_desc = "training"
 
     #: Allowed values of each parameter, merged over the MRO by
     #: :meth:`_get_param_constraints` (a subclass adds or overrides entries).
@@ -297,8 +308,8 @@ class BaseNeuralDetector(_ThresholdMixin, _OptimizerParamsMixin, OutlierMixin,
     # -------------------------------------------------------------- training
     def _callbacks(self):
         cbs = []
-        if self.verbose and self.verbose >= 2:
-            cbs.append(("progress_bar", ProgressBar()))
+        if self.verbose:
+            cbs.append(("progress_bar", EpochProgressBar(self._epochs_desc)))
         if self.early_stopping:
             if self.validation_fraction is None:
                 raise ValueError("early_stopping needs a validation_fraction")
@@ -328,11 +339,9 @@ class BaseNeuralDetector(_ThresholdMixin, _OptimizerParamsMixin, OutlierMixin,
             iterator_train__shuffle=True,
             train_split=split,
             callbacks=cbs,
-            # per-jet MSEs of unit-sum images are ~1e-5: '.4f' would print 0.0000
-            **({"callbacks__print_log__floatfmt": ".4g"} if self.verbose
-               else {"callbacks__print_log": None}),
+            callbacks__print_log=make_print_log(self.verbose),
             device=device,
-            verbose=int(bool(self.verbose)),
+            verbose=int(self.verbose >= 2),
             **self._own_net_kwargs(),
         )
         return net
@@ -377,10 +386,7 @@ class BaseNeuralDetector(_ThresholdMixin, _OptimizerParamsMixin, OutlierMixin,
             raise ValueError(
                 f"n_samples={X.shape[0]}: {type(self).__name__} needs at least 2 samples to fit"
             )
-        if sample_weight is not None:
-            sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
-                                                 ensure_non_negative=True)
-            sample_weight = sample_weight.astype(np.float32)
+        sample_weight = self._validate_sample_weight(sample_weight, X)
         device = _resolve_device(self.device)
         seed = check_random_seed(self.random_state)
         with _seeded_torch(seed, device):
@@ -388,11 +394,23 @@ class BaseNeuralDetector(_ThresholdMixin, _OptimizerParamsMixin, OutlierMixin,
                 self.net_ = self._make_net(device, seed)
                 self.net_.initialize()
             self._train(X, seed, sample_weight)
+        self._set_training_scores(X, sample_weight)
+        return self
+
+    @staticmethod
+    def _validate_sample_weight(sample_weight, X):
+        """Weights as float32 (None stays None); ValueError for negative, NaN or all zero."""
+        if sample_weight is None:
+            return None
+        return _check_sample_weight(sample_weight, X, dtype=np.float64,
+                                    ensure_non_negative=True).astype(np.float32)
+
+    def _set_training_scores(self, X, sample_weight=None):
+        """``train_scores_`` and ``offset_`` from the fitted network (refused if not finite)."""
         train_scores = self._score(X)
         self._check_training_health(train_scores)
         self.train_scores_ = train_scores
         self._set_offset(sample_weight)
-        return self
 
     def _check_training_health(self, train_scores):
         """Refuse a fit whose training scores are not finite (a diverged network)."""

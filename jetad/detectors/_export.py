@@ -33,7 +33,8 @@ from sklearn.utils.validation import check_is_fitted
 from torch import nn
 from torch.nn.utils import parametrize
 
-from jetad.utils import import_optional
+from ..utils import atomic_path as _atomic_path
+from ..utils import import_optional
 
 __all__ = ["DEFAULT_OPSET", "EnergyModule", "count_multiply_accumulates", "energy_module",
            "export_onnx"]
@@ -43,11 +44,6 @@ DEFAULT_OPSET = 18
 
 _RANDOM_OPS = frozenset({"RandomNormal", "RandomNormalLike", "RandomUniform",
                          "RandomUniformLike", "Multinomial", "Bernoulli"})
-
-try:
-    from jetad.utils import atomic_path as _atomic_path
-except ImportError:
-    from jetad.datasets._io import atomic_path as _atomic_path
 
 
 class EnergyModule(nn.Module):

@@ -72,10 +72,10 @@ def test_decay_table_is_what_the_card_intends():
     their channels off; the card's ``onMode = on`` turns them on), pi_v mostly to b bbar."""
     pytest.importorskip("pythia8mc")
     pytest.importorskip("awkward")
-    from jetad.datasets import _generate
+    from jetad.datasets import _events
 
     card = resolve_card("heidelberg")
-    py = _generate._make_pythia(card, seed=3)
+    py = _events._make_pythia(card, seed=3)
     for line in ("4900001:1:onMode = on", "4900001:3:onMode = off", "4900002:10:onMode = off",
                  "4900001:4900101:onMode = on"):
         assert not py.readString(line), line
@@ -100,7 +100,7 @@ def test_decay_table_is_what_the_card_intends():
     assert bb[0] > 0.8
 
     # a few events: F_v -> q q_v happens, and no dark meson survives to the final state
-    rec, event, offsets = _generate._flat_event_record(py.nextBatch(20, errorMode="skip"))
+    rec, event, offsets = _events._flat_event_record(py.nextBatch(20, errorMode="skip"))
     pid, status = np.abs(rec["id"]), rec["status"]
     q_v = np.flatnonzero((pid == 4900101) & (np.abs(status) == 23))
     mothers = pid[offsets[event[q_v]] + rec["mother1"][q_v]]

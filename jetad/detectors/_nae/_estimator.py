@@ -3,14 +3,16 @@
 import math
 import numbers
 import time
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted
+from sklearn.utils.validation import check_is_fitted
 
 from jetad.utils import check_random_seed
 
-from .._base import _CONV_CONSTRAINTS, BaseNeuralDetector, _resolve_device, _seeded_torch
+from .._base import _CONV_CONSTRAINTS, BaseNeuralDetector, _resolve_device, _rows, _seeded_torch
+from .._progress import NAEProgress
 from .._validation import (
     Interval,
     StrOptions,
@@ -131,7 +133,14 @@ class NAEDetector(BaseNeuralDetector):
     early_stopping : int or None, default=None
         Patience of early stopping in the pre-training.
     callbacks : list or None, default=None
-        Extra skorch callbacks of the pre-training.
+        Extra skorch callbacks of the pre-training; those that define
+        ``on_nae_begin(detector, n_iterations)``,
+        ``on_nae_iteration_end(detector, iteration, row)`` (``row``: the
+        iteration's ``history_`` row) or ``on_nae_end(detector, history)`` are
+        also called by the NAE phase. Raising ``KeyboardInterrupt`` in
+        ``on_nae_iteration_end`` stops the phase after that iteration (as
+        skorch's ``EarlyStopping`` stops epochs); the state then competes in
+        the model selection like a checkpoint.
     nae_epochs : int or None, default=None
         Length of the NAE phase in passes over the training jets.
     nae_iterations : int or None, default=None
@@ -185,6 +194,9 @@ class NAEDetector(BaseNeuralDetector):
     warm_start : bool, default=False
         Continue both phases from the fitted state.
     verbose : int, default=0
+        0 silent; 1 one tqdm bar on stderr for the pre-training epochs and one
+        for the NAE iterations (ETA, losses); 2 also one flushed line per epoch
+        and per NAE iteration on stdout. The fit is the same at every level.
     n_z_steps, z_step_size, z_noise_std, z_clip_grad, z_metropolis : deprecated
     n_x_steps, x_step_size, x_noise_std, x_clip_grad, x_metropolis : deprecated
     x_noise_anneal, x_bounds, buffer_size, replay_ratio : deprecated
@@ -381,6 +393,8 @@ class NAEDetector(BaseNeuralDetector):
                           spectral_norm=self.spectral_norm, n_filters=self.n_filters,
                           hidden_dim=self.hidden_dim, output_activation=self.output_activation)
 
+    _epochs_desc = "pre-training"
+
     def _extra_callbacks(self):
         return [("keep_best", KeepBestWeights())]
 
@@ -438,7 +452,8 @@ class NAEDetector(BaseNeuralDetector):
             self.replay_buffer_ = self.settings_.sampler.make_buffer(self.latent_dim)
         trainer = NAETrainer(module, self.settings_, buffer=self.replay_buffer_,
                              generator=generator, latent_dim=self.latent_dim,
-                             score_batch_size=self._score_batch_size)
+                             score_batch_size=self._score_batch_size,
+                             progress=NAEProgress(self, self.callbacks, self.settings_.verbose))
         result = trainer.run(X_train, X_val, sample_weight=sample_weight)
         self.energy_scale_ = result.energy_scale
         self.chain_temperatures_ = result.chain_temperatures
@@ -455,8 +470,7 @@ class NAEDetector(BaseNeuralDetector):
         train_idx, valid_idx = self._split_indices(X.shape[0], seed)
         self._set_input_scale(X, sample_weight)
         self._pretrain(X, sample_weight)
-        self._nae_phase(X[train_idx], X[valid_idx], seed,
-                        None if sample_weight is None else sample_weight[train_idx])
+        self._nae_phase(X[train_idx], X[valid_idx], seed, _rows(sample_weight, train_idx))
 
     def fit_nae(self, X, y=None, sample_weight=None):
         """Re-run the NAE phase from the pre-trained AE of a fitted detector.
@@ -486,18 +500,14 @@ class NAEDetector(BaseNeuralDetector):
         check_is_fitted(self)
         self._check_params()
         X = self._validate_images(X, reset=False)
-        if sample_weight is not None:
-            sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
-                                                 ensure_non_negative=True).astype(np.float32)
+        sample_weight = self._validate_sample_weight(sample_weight, X)
         module = self.net_.module_
         module.load_state_dict(self.pretrained_state_)
         seed = check_random_seed(self.random_state)
         train_idx, valid_idx = self._split_indices(X.shape[0], seed)
         with _seeded_torch(seed, _resolve_device(self.device)):
-            self._nae_phase(X[train_idx], X[valid_idx], seed,
-                            None if sample_weight is None else sample_weight[train_idx])
-        self.train_scores_ = self._score(X)
-        self._set_offset(sample_weight)
+            self._nae_phase(X[train_idx], X[valid_idx], seed, _rows(sample_weight, train_idx))
+        self._set_training_scores(X, sample_weight)
         return self
 
     # ------------------------------------------------------------ public API
@@ -580,7 +590,11 @@ class NAEDetector(BaseNeuralDetector):
         return np.concatenate(out)
 
     def latent_energy_map(self, n_theta=90, n_phi=180, center=None):
-        """Energy map of the latent sphere: :func:`jetad.plotting.latent_energy_map`."""
+        """Deprecated: use :func:`jetad.plotting.latent_energy_map` (plot geometry left the
+        estimator)."""
+        warnings.warn("NAEDetector.latent_energy_map is deprecated; use "
+                      "jetad.plotting.latent_energy_map(detector, ...)", FutureWarning,
+                      stacklevel=2)
         from jetad.plotting import latent_energy_map
 
         return latent_energy_map(self, n_theta=n_theta, n_phi=n_phi, center=center)

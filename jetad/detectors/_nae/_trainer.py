@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
+from .._progress import NAEProgress
 from ._monitor import TrainingMonitor
 
 __all__ = ["NAEResult", "NAETrainer", "nae_loss", "torch_generator"]
@@ -76,9 +77,12 @@ class NAETrainer:
     latent_dim : int
     score_batch_size : int
         Batch size of the validation passes.
+    progress : NAEProgress or None, default=None
+        Bar, table lines and user callbacks (None: ``NAEProgress`` at ``settings.verbose``).
     """
 
-    def __init__(self, module, settings, *, buffer, generator, latent_dim, score_batch_size):
+    def __init__(self, module, settings, *, buffer, generator, latent_dim, score_batch_size,
+                 progress=None):
         self.module, self.settings = module, settings
         self.sampler = settings.sampler
         self.buffer, self.generator = buffer, generator
@@ -88,6 +92,8 @@ class NAETrainer:
         self.scale = 1.0  # set from the pre-trained AE by ``run``
         self.n_iterations = None
         self.chain_temperatures = None
+        self.progress = progress if progress is not None else NAEProgress(
+            verbose=settings.verbose)
 
     def sample_negatives(self, n):
         """Negative samples from the replay buffer and the chains (no power iterations)."""
@@ -155,11 +161,6 @@ class NAETrainer:
         monitor.start(first_row, neg_energy0)
         return first_row
 
-    def _log(self, row):
-        print(f"NAE it {row['iteration']:6d} loss {row['loss']:+.4f} E+ {row['pos_energy']:.4f} "
-              f"E- {row['neg_energy']:.4f} acc_z {row['accept_z']:.2f} "
-              f"acc_x {row['accept_x']:.2f}")
-
     def run(self, X_train, X_val, sample_weight=None):
         """Train on ``X_train`` (checkpoints validated on ``X_val``) and keep the selected state.
 
@@ -189,6 +190,7 @@ class NAETrainer:
         w_tensor = None if sample_weight is None else torch.as_tensor(sample_weight)
         order = torch.randperm(n_train, generator=generator, device=generator.device).cpu()
         position = 0
+        self.progress.start(n_iterations)
         for iteration in range(1, n_iterations + 1):
             if position + batch_size > n_train:
                 order = torch.randperm(n_train, generator=generator, device=generator.device)
@@ -201,13 +203,14 @@ class NAETrainer:
                    **self.step(x_pos, w_pos), "time": time.perf_counter() - t_start}
             history.append(row)
             healthy = monitor.record(row)
-            if settings.verbose:
-                self._log(row)
-            if not healthy:
+            check = iteration % check_interval == 0 or iteration == n_iterations
+            go_on = healthy and (not check or monitor.checkpoint(row))
+            stop = self.progress.iteration_end(row)
+            if stop and go_on and not check:
+                monitor.checkpoint(row)  # a callback stopped the phase: this state competes too
+            if stop or not go_on:
                 break
-            if iteration % check_interval == 0 or iteration == n_iterations:
-                if not monitor.checkpoint(row):
-                    break
+        self.progress.close(history)
         best_iteration = monitor.select()
         return NAEResult(history, best_iteration, monitor.collapsed, monitor.rollback_iteration,
                          monitor.checkpoints, self.scale, self.chain_temperatures)
