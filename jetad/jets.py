@@ -312,9 +312,10 @@ def _resolve_records(X, columns):
             del values["mass"]
         columns = tuple(values)
         return _records_to_padded(ak.zip(values), columns, columns), columns
+    missing = [c for c in columns if c not in fields]
     raise ValueError(
-        f"awkward record array has fields {fields}, which hold neither columns={columns!r} "
-        f"nor four-momenta (E, px, py, pz) or (pt, eta, phi) in vector's or jetad's names"
+        f"awkward record array has fields {fields}, missing columns {missing}, and its fields "
+        f"hold no four-momenta (E, px, py, pz) or (pt, eta, phi) in vector's or jetad's names"
     )
 
 

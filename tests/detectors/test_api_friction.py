@@ -298,6 +298,18 @@ def test_unavailable_cuda_is_refused_at_fit(images, device):
         det.fit(images)
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("cls", [AEDetector, NAEDetector])
+def test_weighted_fit_on_a_torch_cuda_device(cls, images, weights, tmp_path):
+    det = _make(cls, max_epochs=1, device=torch.device("cuda", 0))
+    det.fit(images, sample_weight=weights)
+    assert next(det.net_.module_.parameters()).device.type == "cuda"
+    loaded = jetad.load_model(jetad.save_model(det, tmp_path / "model.jetad"))
+    assert loaded.device == torch.device("cuda", 0)
+    np.testing.assert_allclose(loaded.score_samples(images), det.score_samples(images),
+                               rtol=1e-6)
+
+
 @pytest.mark.parametrize("device", ["tpu", "cuda:x", torch.device("meta"), 0])
 def test_bad_device_is_refused(images, device):
     with pytest.raises(ValueError, match="device must be"):
