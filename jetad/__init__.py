@@ -19,6 +19,8 @@ _LAZY = {
     "NAEDetector": "jetad.detectors",
     "load_model": "jetad._model_io",
     "save_model": "jetad._model_io",
+    "anomaly_score": "jetad._scores",
+    "encode": "jetad._scores",
 }
 _SUBMODULES = {"datasets", "detectors", "jets", "metrics", "model_selection", "plotting",
                "preprocessing", "utils"}

@@ -17,6 +17,9 @@ tagged object ``{"@": tag, ...}``:
     A numpy array of strings (e.g. ``feature_names_in_``), inline.
 ``random_state``
     A ``numpy.random.RandomState`` (its MT19937 state).
+``torch_optimizer``, ``torch_device``
+    A ``torch.optim`` optimiser class of :data:`TORCH_OPTIMIZERS`, by name (a
+    detector's ``optimizer``); a ``torch.device``, by its string.
 ``estimator``
     A scikit-learn estimator: class path, ``get_params(deep=False)`` (nested
     estimators recursively) and every other instance attribute (the fitted state).
@@ -29,7 +32,8 @@ tagged object ``{"@": tag, ...}``:
 
 Classes come only from an allowlist: scikit-learn's ``Pipeline`` and the classes
 defined in ``jetad`` (estimators, or plain data classes); a class path outside
-``jetad`` is refused before anything is imported.
+``jetad`` is refused before anything is imported. Optimiser classes are stored by
+name and looked up in ``torch.optim`` only if the name is in :data:`TORCH_OPTIMIZERS`.
 """
 
 import collections
@@ -52,6 +56,9 @@ _NAME = re.compile(r"[A-Za-z_]\w*")
 ARRAY_DTYPES = frozenset({"bool", "int8", "int16", "int32", "int64", "uint8", "uint16",
                           "uint32", "uint64", "float16", "float32", "float64"})
 _NONFINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
+#: ``torch.optim`` optimisers a model file may name (a detector's ``optimizer``).
+TORCH_OPTIMIZERS = frozenset({"Adadelta", "Adagrad", "Adam", "AdamW", "Adamax", "ASGD",
+                              "NAdam", "RAdam", "RMSprop", "Rprop", "SGD"})
 
 
 # ------------------------------------------------------------------ classes
@@ -249,6 +256,16 @@ class Encoder:
         torch = sys.modules.get("torch")
         if torch is not None and isinstance(value, torch.Tensor):
             return self._tensor(value, where)
+        if torch is not None and isinstance(value, torch.device):
+            return {_TAG: "torch_device", "v": str(value)}
+        if (torch is not None and isinstance(value, type)
+                and issubclass(value, torch.optim.Optimizer)):
+            if (value.__name__ in TORCH_OPTIMIZERS
+                    and getattr(torch.optim, value.__name__, None) is value):
+                return {_TAG: "torch_optimizer", "v": value.__name__}
+            raise TypeError(f"{where}: the optimiser {value.__module__}.{value.__qualname__} "
+                            f"cannot be stored in a jetad model file, only the torch.optim "
+                            f"optimisers {sorted(TORCH_OPTIMIZERS)}")
         skorch = sys.modules.get("skorch")
         if skorch is not None and isinstance(value, skorch.NeuralNet):
             return {_TAG: "skorch_net",
@@ -376,6 +393,22 @@ class Decoder:
                       float(node["cached"])))
         return rs
 
+    def _torch_device(self, node, where):
+        import torch
+
+        try:
+            return torch.device(node["v"])
+        except (RuntimeError, TypeError):
+            raise ValueError(f"{where}: invalid torch device {node['v']!r}") from None
+
+    def _torch_optimizer(self, node, where):
+        if node["v"] not in TORCH_OPTIMIZERS:
+            raise ValueError(f"{where}: optimizer {node['v']!r} is not allowed in a jetad "
+                             f"model file (allowed: {sorted(TORCH_OPTIMIZERS)})")
+        import torch
+
+        return getattr(torch.optim, node["v"])
+
     def _net(self, node, where):
         module = self.value(node["module"], f"{where}.module_")
         history = self.value(node["history"], f"{where}.history")
@@ -399,7 +432,10 @@ class Decoder:
         cls = resolve_class(node["class"], estimator=True)
         names = set(cls._get_param_names())
         params = node["params"]
-        unknown = sorted(set(params) - names)
+        keywords = getattr(cls, "_keyword_param_prefix", None)
+        unknown = sorted(k for k in set(params) - names
+                         if not (keywords and isinstance(k, str) and k.startswith(keywords)
+                                 and _NAME.fullmatch(k)))
         if unknown:
             raise ValueError(f"{where}: {cls.__name__} has no parameters {unknown} (saved "
                              "by another jetad version?)")
@@ -440,5 +476,6 @@ class Decoder:
     _handlers = {"float": _float, "tuple": _tuple, "dict": _dict, "scalar": _scalar,
                  "dtype": _dtype, "ndarray": _ndarray, "tensor": _tensor,
                  "strarray": _strarray, "random_state": _random_state, "skorch_net": _net,
+                 "torch_device": _torch_device, "torch_optimizer": _torch_optimizer,
                  "object": _object, "estimator": lambda self, node, where:
                  self.estimator(node, where)}

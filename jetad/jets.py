@@ -10,13 +10,23 @@ Every transformer also accepts
   EnergyFlow convention; further columns such as a particle id are ignored);
 * lists (or object arrays) of variable-length ``(n_i, n_columns)`` arrays;
 * awkward arrays, either jagged numeric ``n_jets * var * n_columns`` or jagged
-  records whose fields are the column names.
+  records, vector's ``Momentum4D``/``Momentum3D`` arrays included (after
+  ``vector.register_awkward()``). Records whose fields hold every name of
+  ``columns`` are read as those columns; otherwise the columns are inferred
+  from the fields, in any of vector's coordinate names (``px``/``x``,
+  ``py``/``y``, ``pz``/``z``, ``E``/``e``/``energy``/``t``, ``pt``/``rho``,
+  ``eta``, ``phi``, ``mass``/``m``/``M``/``tau``): four-momenta
+  ``(E, px, py, pz)`` first, else ``(pt, eta, phi)`` with the mass if present.
+  Other vector coordinate systems (e.g. ``theta``, or ``px, py, pz, mass``)
+  are converted with vector itself. In a plain (non-vector) record without an
+  ``x`` field, ``y`` keeps jetad's meaning, the rapidity.
 
 A padded entry is one whose energy (``E`` layouts) or transverse momentum
 (``pt`` layouts) is zero.
 """
 
 import numbers
+import sys
 from typing import NamedTuple
 
 import numpy as np
@@ -233,8 +243,92 @@ def _layout(columns):
                    None if mass is None else columns.index(mass))
 
 
+#: vector's coordinate names (every spelling vector accepts) -> jetad's column names.
+_VECTOR_NAMES = {"px": "px", "x": "px", "py": "py", "y": "py", "pz": "pz", "z": "pz",
+                 "E": "E", "e": "E", "energy": "E", "t": "E", "pt": "pt", "rho": "pt",
+                 "eta": "eta", "phi": "phi", "mass": "mass", "m": "mass", "M": "mass",
+                 "tau": "mass"}
+
+
 def _is_awkward(X):
-    return type(X).__module__.startswith("awkward")
+    # vector's awkward arrays are ak.Array subclasses defined in vector's modules
+    ak = sys.modules.get("awkward")
+    return (ak is not None and isinstance(X, ak.Array)) or (
+        type(X).__module__.startswith("awkward"))
+
+
+def _is_vector(X):
+    """An awkward array with a vector behaviour (``Momentum4D``, ``Vector3D``, ...)."""
+    return any(type(k).__module__.split(".")[0] == "vector" for k in type(X).__mro__) or (
+        type(X).__module__.split(".")[0] == "vector")
+
+
+def _infer_record_columns(fields, vector_semantics):
+    """Map record fields to jetad columns: ``(fields to read, columns)`` or None."""
+    found = {}
+    for field in fields:
+        if field == "y" and not vector_semantics:
+            name = "y"  # rapidity, jetad's (EnergyFlow's) meaning
+        else:
+            name = _VECTOR_NAMES.get(field, field if field in _KNOWN_COLUMNS else None)
+        if name is not None:
+            found.setdefault(name, field)
+    if set(P4_COLUMNS) <= set(found):
+        columns = P4_COLUMNS
+    elif {"pt", "phi"} <= set(found) and ({"eta", "y"} & set(found)):
+        eta = "eta" if "eta" in found else "y"
+        columns = ("pt", eta, "phi") + (("mass",) if "mass" in found else ())
+    else:
+        return None
+    return tuple(found[c] for c in columns), columns
+
+
+def _resolve_records(X, columns):
+    """Awkward records as ``(padded array, columns)``; other input as ``(X, columns)``.
+
+    ``columns`` are kept when every one is a field; otherwise they are
+    inferred from the fields (see the module docstring).
+    """
+    if not _is_awkward(X):
+        return X, columns
+    import awkward as ak
+
+    fields = ak.fields(X)
+    if not fields or all(c in fields for c in columns):
+        return X, columns
+    vector = _is_vector(X)
+    inferred = _infer_record_columns(fields, vector or "x" in fields)
+    if inferred is not None:
+        read, columns = inferred
+        return _records_to_padded(X, read, columns), columns
+    if vector:
+        try:
+            values = {c: getattr(X, c) for c in ("pt", "eta", "phi")}
+            values["mass"] = getattr(X, "mass", None)
+        except (AttributeError, ValueError, TypeError) as exc:
+            raise ValueError(f"vector record array with fields {fields} has no momentum "
+                             f"coordinates jetad can read: {exc}") from None
+        if values["mass"] is None:
+            del values["mass"]
+        columns = tuple(values)
+        return _records_to_padded(ak.zip(values), columns, columns), columns
+    missing = [c for c in columns if c not in fields]
+    raise ValueError(
+        f"awkward record array has fields {fields}, missing columns {missing}, and its fields "
+        f"hold no four-momenta (E, px, py, pz) or (pt, eta, phi) in vector's or jetad's names"
+    )
+
+
+def _records_to_padded(X, fields, columns):
+    import awkward as ak
+
+    counts = ak.to_numpy(ak.num(X, axis=1))
+    flat = np.stack(
+        [_check_real_input(ak.to_numpy(ak.flatten(X[f], axis=None)), f"X[{f!r}]")
+         .astype(np.float64) for f in fields],
+        axis=-1,
+    ) if len(X) else np.zeros((0, len(columns)))
+    return _ragged_to_padded(counts, flat, columns)
 
 
 def _awkward_to_padded(X, columns):
@@ -247,12 +341,7 @@ def _awkward_to_padded(X, columns):
             raise ValueError(
                 f"awkward record array has fields {fields}, missing columns {missing}"
             )
-        counts = ak.to_numpy(ak.num(X, axis=1))
-        flat = np.stack(
-            [_check_real_input(ak.to_numpy(ak.flatten(X[c], axis=None)), f"X[{c!r}]")
-             .astype(np.float64) for c in columns],
-            axis=-1,
-        )
+        return _records_to_padded(X, columns, columns)
     else:
         if X.ndim != 3:
             raise ValueError(
@@ -295,7 +384,9 @@ def as_padded(X, columns=P4_COLUMNS):
     Returns
     -------
     X : ndarray of shape (n_jets, n_constituents, n_columns), dtype float64
-        Zero-padded constituents, columns in the order of ``columns``.
+        Zero-padded constituents, columns in the order of ``columns`` (for
+        awkward records without those fields: of the columns inferred from
+        the fields, see :mod:`jetad.jets`).
 
     Raises
     ------
@@ -311,6 +402,7 @@ def as_padded(X, columns=P4_COLUMNS):
         honoured: fill or drop the masked entries), or holds booleans,
         strings (numeric ones too) or complex numbers.
     """
+    X, columns = _resolve_records(X, _check_columns(columns))
     columns = _check_columns(columns)
     if _is_awkward(X):
         out = _awkward_to_padded(X, columns)
@@ -425,6 +517,7 @@ def flat_ptetaphi(X, columns=P4_COLUMNS, *, return_mass=False, return_p4=False):
     >>> mask.sum(axis=1), pt
     (array([1, 2]), array([100.,  50.,   5.]))
     """
+    X, columns = _resolve_records(X, _check_columns(columns))
     layout = _layout(columns)
     Xp = as_padded(X, columns)
     if layout.p4 is not None:
@@ -481,6 +574,7 @@ def jet_four_momenta(X, columns=P4_COLUMNS):
         ``(E, px, py, pz)`` of each jet. Constituents given as ``(pt, eta, phi)``
         are taken massless unless a ``m``/``mass`` column is present.
     """
+    X, columns = _resolve_records(X, _check_columns(columns))
     layout = _layout(columns)
     if layout.p4 is not None:
         p4 = as_padded(X, columns)[..., layout.p4]

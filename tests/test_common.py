@@ -29,6 +29,17 @@ EXPECTED_FAILED_CHECKS = {"AEDetector": _COMMON_XFAIL, "VAEDetector": _COMMON_XF
 EXPECTED_FAILED_CHECKS.update({"GMVAEDetector": _COMMON_XFAIL, "DVAEDetector": _COMMON_XFAIL})
 # NAE: the same float32 convolutional network as the AE.
 EXPECTED_FAILED_CHECKS["NAEDetector"] = _COMMON_XFAIL
+# Stochastic losses: weights equal repetition in expectation only (the AE's deterministic
+# loss passes the check; tests/detectors/test_api_friction.py tests the weighting of each).
+_STOCHASTIC_LOSS = (
+    "the loss draws noise per row (posterior samples; for the NAE Langevin negatives of "
+    "the batch size): a repeated row draws new noise, so sample_weight equals repetition "
+    "only in expectation"
+)
+for _name in ("VAEDetector", "GMVAEDetector", "DVAEDetector", "NAEDetector"):
+    EXPECTED_FAILED_CHECKS[_name] = dict(
+        EXPECTED_FAILED_CHECKS[_name],
+        check_sample_weight_equivalence_on_dense_data=_STOCHASTIC_LOSS)
 # BackgroundOnly(AEDetector): the wrapped AE's float32 network, and labels. These
 # checks fit with labels y in {1, 2} (or {1}): there is no background row (label 0)
 # to fit on, and BackgroundOnly refuses (a clear ValueError, not the error the check

@@ -16,10 +16,12 @@ MRO, see :mod:`jetad.detectors._validation`).
 
 sklearn's outlier-detector signs are kept exactly: ``score_samples`` is the
 negative energy (higher = more normal), ``decision_function = score_samples -
-offset_`` and ``predict`` returns -1 for outliers, +1 for inliers.
+offset_`` and ``predict`` returns -1 for outliers, +1 for inliers. PyOD's
+fitted attributes are derived from them: ``decision_scores_ = -train_scores_``
+(higher = more anomalous), ``threshold_ = -offset_`` and ``labels_`` (1 for
+the training jets above ``threshold_``, i.e. where ``predict`` gives -1).
 """
 
-import contextlib
 import math
 from abc import abstractmethod
 from numbers import Integral, Real
@@ -28,8 +30,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 from sklearn.base import BaseEstimator, OutlierMixin
-from sklearn.utils.validation import check_is_fitted, validate_data
-from skorch import NeuralNet
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 from skorch.callbacks import EarlyStopping
 from skorch.dataset import ValidSplit
 
@@ -37,6 +38,17 @@ from jetad.jets import _check_float32_range, _check_real_input
 from jetad.utils import check_random_seed
 
 from ._progress import EpochProgressBar, make_print_log
+from ._threshold import _ThresholdMixin
+from ._training import (
+    _OPTIMIZER_PREFIX,
+    _is_device,
+    _is_optimizer,
+    _OptimizerParamsMixin,
+    _PerSampleLossNet,
+    _resolve_device,
+    _seeded_torch,
+    _silent,
+)
 from ._validation import (
     Interval,
     Predicate,
@@ -50,31 +62,9 @@ from ._validation import (
 __all__ = ["BaseNeuralDetector"]
 
 
-class _PerSampleLossNet(NeuralNet):
-    """skorch net whose module already returns the per-sample loss: average it."""
-
-    def get_loss(self, y_pred, y_true, X=None, training=False):
-        return y_pred.mean()
-
-
-def _silent(*args, **kwargs):
-    """Sink for skorch messages when the detector is not verbose."""
-
-
-def _resolve_device(device):
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cpu":
-        return "cpu"
-    if isinstance(device, str) and device.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise ValueError(f"device={device!r} was requested but CUDA is not available")
-        return device
-    raise ValueError(f"device must be 'auto', 'cpu' or 'cuda[:i]', got {device!r}")
-
-
-def _is_device(device):
-    return isinstance(device, str) and (device in ("auto", "cpu") or device.startswith("cuda"))
+def _rows(sample_weight, rows):
+    """``sample_weight[rows]``; None without weights."""
+    return None if sample_weight is None else sample_weight[rows]
 
 
 #: Constraints of the convolutional encoder/decoder parameters (AE, VAE, GMVAE).
@@ -86,16 +76,8 @@ _CONV_CONSTRAINTS = {
 }
 
 
-@contextlib.contextmanager
-def _seeded_torch(seed, device):
-    """Seed torch inside a forked RNG state: the global state is left untouched."""
-    devices = [torch.device(device).index or 0] if str(device).startswith("cuda") else []
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)
-        yield
-
-
-class BaseNeuralDetector(OutlierMixin, BaseEstimator):
+class BaseNeuralDetector(_ThresholdMixin, _OptimizerParamsMixin, OutlierMixin,
+                         BaseEstimator):
     """Base class for jetad's neural anomaly detectors (not for direct use).
 
     Subclasses define ``__init__`` listing every parameter (sklearn style),
@@ -113,7 +95,8 @@ class BaseNeuralDetector(OutlierMixin, BaseEstimator):
         features (1600 -> 40x40); a non-square width ``n`` becomes a ``(1, n)``
         image. Inputs of shape ``(n, 1, H, W)`` set it from the array.
     max_epochs, batch_size, lr, weight_decay
-        Adam training settings.
+        Training settings of the optimiser (``lr`` and ``weight_decay`` are
+        passed to any ``optimizer``).
     validation_fraction : float or None
         Fraction held out for the validation loss (skorch ``ValidSplit``);
         None trains on everything.
@@ -122,9 +105,20 @@ class BaseNeuralDetector(OutlierMixin, BaseEstimator):
         stops after ``max_epochs`` only.
     callbacks : list of skorch callbacks or None
         Extra callbacks (checkpoints, learning-rate schedules, ...).
-    contamination : float in (0, 0.5]
-        Fraction of training jets flagged as outliers: sets ``offset_``.
-    device : {"auto", "cpu", "cuda"}
+    contamination : float in (0, 0.5] or "auto"
+        Fraction of training jets flagged as outliers: ``offset_`` is that
+        quantile of the training scores. ``"auto"`` assumes no fraction (as
+        sklearn's ``IsolationForest`` and ``LocalOutlierFactor`` do) and takes
+        Tukey's fence of the training energies: ``offset_ = Q1 - 1.5 IQR`` of
+        ``train_scores_``, i.e. jets with an energy above ``Q3 + 1.5 IQR`` are
+        outliers. sklearn's "auto" is a fixed constant on a score scale its
+        estimators share; neural energies have no common scale (it changes
+        with the detector, the ``score_type`` and the input normalisation), and
+        the fence is scale-free and the boxplot rule physicists know.
+    device : {"auto", "cpu", "cuda", "cuda:i", "mps"} or torch.device
+        ``"auto"`` is CUDA when available, else the CPU (``"mps"`` is used
+        only when asked for). An unavailable device is refused by :meth:`fit`
+        with a ValueError, not at construction.
     random_state : int, RandomState instance or None
         Seeds torch generators inside a forked RNG state, so torch's global
         random state is left untouched. ``None`` follows the scikit-learn
@@ -136,9 +130,26 @@ class BaseNeuralDetector(OutlierMixin, BaseEstimator):
         0 silent; 1 a tqdm bar over the epochs (ETA, losses) on stderr; 2 the
         bar and a flushed table line per epoch on stdout (colours only on a
         terminal). The fit is the same at every level.
+    optimizer : torch.optim.Optimizer subclass or None, default=None
+        Optimiser of the skorch training loop (for the NAE: the pre-training),
+        e.g. ``torch.optim.AdamW``; None is ``torch.optim.Adam``. Every
+        subclass ``__init__`` accepts it (added by ``__init_subclass__``).
+    **optimizer_params
+        ``optimizer__<name>=value`` keywords passed to the optimiser, as in
+        skorch (e.g. ``optimizer__betas=(0.9, 0.99)``); searchable by
+        ``GridSearchCV`` and reported by ``get_params``. ``optimizer__lr``
+        and ``optimizer__weight_decay`` are refused: use ``lr`` and
+        ``weight_decay``.
     """
 
     _score_batch_size = 4096
+
+    #: ``decision_function`` and ``score_samples`` are higher = more normal; declared
+    #: because the PyOD attributes would otherwise make the detector look like PyOD's.
+    _anomaly_score_sign = -1
+
+    #: Keyword parameters beyond the signature (read by :mod:`jetad._model_state`).
+    _keyword_param_prefix = _OPTIMIZER_PREFIX
 
     #: Label of the epoch bar (``verbose >= 1``).
     _epochs_desc = "training"
@@ -154,8 +165,9 @@ class BaseNeuralDetector(OutlierMixin, BaseEstimator):
         "validation_fraction": [None, Interval(Real, 0, 1, closed="neither")],
         "early_stopping": [None, Interval(Integral, 0, None, closed="left")],
         "callbacks": [None, list, tuple],
-        "contamination": [Interval(Real, 0, 0.5, closed="right")],
-        "device": [Predicate(_is_device, "'auto', 'cpu' or 'cuda[:i]'")],
+        "contamination": [Interval(Real, 0, 0.5, closed="right"), StrOptions({"auto"})],
+        "device": [Predicate(_is_device, "'auto', 'cpu', 'cuda[:i]', 'mps' or a torch.device")],
+        "optimizer": [None, Predicate(_is_optimizer, "a torch.optim.Optimizer subclass")],
         "random_state": [None, Interval(Integral, 0, 2**32, closed="left"),
                          np.random.RandomState],
         "warm_start": ["boolean"],
@@ -318,9 +330,10 @@ class BaseNeuralDetector(OutlierMixin, BaseEstimator):
             module=self._build_module(),
             # skorch requires a criterion; _PerSampleLossNet.get_loss never calls it
             criterion=torch.nn.Identity,
-            optimizer=torch.optim.Adam,
+            optimizer=self.optimizer or torch.optim.Adam,
             lr=self.lr,
             optimizer__weight_decay=self.weight_decay,
+            **self._optimizer_kwargs(),
             max_epochs=self.max_epochs,
             batch_size=self.batch_size,
             iterator_train__shuffle=True,
@@ -329,15 +342,19 @@ class BaseNeuralDetector(OutlierMixin, BaseEstimator):
             callbacks__print_log=make_print_log(self.verbose),
             device=device,
             verbose=int(self.verbose >= 2),
-            **self._net_kwargs(),
+            **self._own_net_kwargs(),
         )
         return net
 
-    def _train(self, X, seed):
-        """Run the training loop on validated images (subclasses may extend)."""
-        self.net_.partial_fit(X, None)
+    def _train(self, X, seed, sample_weight=None):
+        """Run the training loop on validated images (subclasses may extend).
 
-    def fit(self, X, y=None):
+        ``sample_weight`` (float32 or None) travels as skorch's ``y``, so the
+        validation split keeps the weights of its rows.
+        """
+        self.net_.partial_fit_weighted(X, sample_weight)
+
+    def fit(self, X, y=None, sample_weight=None):
         """Fit the detector on background jets.
 
         Parameters
@@ -346,6 +363,16 @@ class BaseNeuralDetector(OutlierMixin, BaseEstimator):
             Jet images, e.g. from :class:`jetad.JetImager`.
         y : Ignored
             Not used, present for API consistency by convention.
+        sample_weight : array-like of shape (n_samples,) or None, default=None
+            Per-jet weights (event or generator weights), checked with
+            sklearn's ``_check_sample_weight`` (non-negative, finite). The
+            training loss of a batch becomes the weighted mean
+            ``sum(w_i l_i) / sum(w_i)`` of the per-jet losses, so integer
+            weights equal repeating rows (exactly with one full batch). For
+            the NAE they weight the pre-training loss and the positive-energy
+            terms of the NAE loss; the negative samples are unweighted.
+            ``offset_`` is the weighted quantile (that of the rows repeated by
+            weight); ``train_scores_`` and the PyOD attributes list every row.
 
         Returns
         -------
@@ -359,22 +386,31 @@ class BaseNeuralDetector(OutlierMixin, BaseEstimator):
             raise ValueError(
                 f"n_samples={X.shape[0]}: {type(self).__name__} needs at least 2 samples to fit"
             )
+        sample_weight = self._validate_sample_weight(sample_weight, X)
         device = _resolve_device(self.device)
         seed = check_random_seed(self.random_state)
         with _seeded_torch(seed, device):
             if not warm:
                 self.net_ = self._make_net(device, seed)
                 self.net_.initialize()
-            self._train(X, seed)
-        self._set_training_scores(X)
+            self._train(X, seed, sample_weight)
+        self._set_training_scores(X, sample_weight)
         return self
 
-    def _set_training_scores(self, X):
+    @staticmethod
+    def _validate_sample_weight(sample_weight, X):
+        """Weights as float32 (None stays None); ValueError for negative, NaN or all zero."""
+        if sample_weight is None:
+            return None
+        return _check_sample_weight(sample_weight, X, dtype=np.float64,
+                                    ensure_non_negative=True).astype(np.float32)
+
+    def _set_training_scores(self, X, sample_weight=None):
         """``train_scores_`` and ``offset_`` from the fitted network (refused if not finite)."""
         train_scores = self._score(X)
         self._check_training_health(train_scores)
         self.train_scores_ = train_scores
-        self.offset_ = float(np.percentile(self.train_scores_, 100.0 * self.contamination))
+        self._set_offset(sample_weight)
 
     def _check_training_health(self, train_scores):
         """Refuse a fit whose training scores are not finite (a diverged network)."""
@@ -546,7 +582,8 @@ class BaseNeuralDetector(OutlierMixin, BaseEstimator):
                 raise ValueError(message)
             warnings.warn(message, RuntimeWarning, stacklevel=3)
         device = str(device)
-        if device.startswith("cuda") and not torch.cuda.is_available():
+        if ((device.startswith("cuda") and not torch.cuda.is_available())
+                or (device == "mps" and not torch.backends.mps.is_available())):
             device = "cpu"
         with _seeded_torch(0, device):
             self.net_ = self._make_net(device, 0)

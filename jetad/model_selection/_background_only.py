@@ -142,8 +142,10 @@ class BackgroundOnly(OutlierMixin, MetaEstimatorMixin, BaseEstimator):
             means all rows are background (no row is dropped).
         **fit_params : dict
             Passed to ``detector.fit``; sample-aligned arrays are filtered
-            like ``X``. With metadata routing enabled, only parameters the
-            detector requested are routed.
+            like ``X``: ``sample_weight=w`` trains the detector with the
+            weights of the background rows, ``w[y == background_label]``.
+            With metadata routing enabled, only parameters the detector
+            requested are routed.
 
         Returns
         -------

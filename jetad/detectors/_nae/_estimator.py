@@ -11,7 +11,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from jetad.utils import check_random_seed
 
-from .._base import _CONV_CONSTRAINTS, BaseNeuralDetector, _resolve_device, _seeded_torch
+from .._base import _CONV_CONSTRAINTS, BaseNeuralDetector, _resolve_device, _rows, _seeded_torch
 from .._progress import NAEProgress
 from .._validation import (
     Interval,
@@ -417,23 +417,24 @@ class NAEDetector(BaseNeuralDetector):
         ds_train, ds_valid = self.net_.get_split_datasets(np.zeros((n, 1), np.float32), None)
         return np.asarray(ds_train.indices), np.asarray(ds_valid.indices)
 
-    def _set_input_scale(self, X):
+    def _set_input_scale(self, X, sample_weight=None):
         """Input scale of the encoder (see ``NAEModule``); kept by a warm start."""
         if self.warm_start and hasattr(self, "input_scale_"):
             return
         if self.settings_.input_scale == "auto":
-            norm = float(np.mean(np.linalg.norm(X.reshape(X.shape[0], -1), axis=1)))
+            norm = float(np.average(np.linalg.norm(X.reshape(X.shape[0], -1), axis=1),
+                                    weights=sample_weight))
             scale = 1.0 / norm if math.isfinite(norm) and norm > 0 else 1.0
         else:
             scale = float(self.settings_.input_scale)
         self.input_scale_ = scale
         self.net_.module_.input_scale.fill_(scale)
 
-    def _pretrain(self, X):
+    def _pretrain(self, X, sample_weight=None):
         """Phase 1: AE pre-training; the weights of the best epoch are kept."""
         t0 = time.perf_counter()
         module = self.net_.module_
-        self.net_.partial_fit(X, None)
+        self.net_.partial_fit_weighted(X, sample_weight)
         keep = dict(self.net_.callbacks_)["keep_best"]
         if keep.best_state_ is not None:
             module.load_state_dict(keep.best_state_)
@@ -442,7 +443,7 @@ class NAEDetector(BaseNeuralDetector):
                                   for k, v in module.state_dict().items()}
         self.pretrain_time_ = time.perf_counter() - t0
 
-    def _nae_phase(self, X_train, X_val, seed):
+    def _nae_phase(self, X_train, X_val, seed, sample_weight=None):
         """Phase 2: the NAE training from the current (pre-trained) module."""
         t0 = time.perf_counter()
         module = self.net_.module_
@@ -453,7 +454,7 @@ class NAEDetector(BaseNeuralDetector):
                              generator=generator, latent_dim=self.latent_dim,
                              score_batch_size=self._score_batch_size,
                              progress=NAEProgress(self, self.callbacks, self.settings_.verbose))
-        result = trainer.run(X_train, X_val)
+        result = trainer.run(X_train, X_val, sample_weight=sample_weight)
         self.energy_scale_ = result.energy_scale
         self.chain_temperatures_ = result.chain_temperatures
         self.history_ = result.history
@@ -465,13 +466,13 @@ class NAEDetector(BaseNeuralDetector):
         self.nae_time_ = time.perf_counter() - t0
         module.eval()
 
-    def _train(self, X, seed):
+    def _train(self, X, seed, sample_weight=None):
         train_idx, valid_idx = self._split_indices(X.shape[0], seed)
-        self._set_input_scale(X)
-        self._pretrain(X)
-        self._nae_phase(X[train_idx], X[valid_idx], seed)
+        self._set_input_scale(X, sample_weight)
+        self._pretrain(X, sample_weight)
+        self._nae_phase(X[train_idx], X[valid_idx], seed, _rows(sample_weight, train_idx))
 
-    def fit_nae(self, X, y=None):
+    def fit_nae(self, X, y=None, sample_weight=None):
         """Re-run the NAE phase from the pre-trained AE of a fitted detector.
 
         The module restarts from ``pretrained_state_`` and is trained with the
@@ -489,6 +490,8 @@ class NAEDetector(BaseNeuralDetector):
             The background jets the detector was fitted on.
         y : Ignored
             Not used, present for API consistency by convention.
+        sample_weight : array-like of shape (n_samples,) or None, default=None
+            Weights of the positive-energy terms, as in :meth:`fit`.
 
         Returns
         -------
@@ -497,13 +500,14 @@ class NAEDetector(BaseNeuralDetector):
         check_is_fitted(self)
         self._check_params()
         X = self._validate_images(X, reset=False)
+        sample_weight = self._validate_sample_weight(sample_weight, X)
         module = self.net_.module_
         module.load_state_dict(self.pretrained_state_)
         seed = check_random_seed(self.random_state)
         train_idx, valid_idx = self._split_indices(X.shape[0], seed)
         with _seeded_torch(seed, _resolve_device(self.device)):
-            self._nae_phase(X[train_idx], X[valid_idx], seed)
-        self._set_training_scores(X)
+            self._nae_phase(X[train_idx], X[valid_idx], seed, _rows(sample_weight, train_idx))
+        self._set_training_scores(X, sample_weight)
         return self
 
     # ------------------------------------------------------------ public API

@@ -19,21 +19,26 @@ def torch_generator(seed, device):
     return generator
 
 
-def nae_loss(e_pos, e_neg, module, settings):
+def _mean(values, weight):
+    return values.mean() if weight is None else (values * weight).sum() / weight.sum()
+
+
+def nae_loss(e_pos, e_neg, module, settings, weight=None):
     r"""The NAE loss on scaled energies, and the squared L2 norm of the weights.
 
     :math:`(\langle\tilde E^+\rangle - \langle\tilde E^-\rangle)/T
     + \gamma\langle(\tilde E^-)^2\rangle + \gamma_+\langle(\tilde E^+)^2\rangle
-    + \lambda_{L2}\lVert\theta\rVert^2`.
+    + \lambda_{L2}\lVert\theta\rVert^2`; with per-jet ``weight`` of the
+    positive batch, the averages over positives are weighted means.
 
     Returns
     -------
     loss, squared_norm : torch.Tensor
     """
-    loss = ((e_pos.mean() - e_neg.mean()) / float(settings.temperature)
+    loss = ((_mean(e_pos, weight) - e_neg.mean()) / float(settings.temperature)
             + settings.gamma * (e_neg ** 2).mean())
     if settings.gamma_pos:
-        loss = loss + settings.gamma_pos * (e_pos ** 2).mean()
+        loss = loss + settings.gamma_pos * _mean(e_pos ** 2, weight)
     squared_norm = sum((p ** 2).sum() for p in module.parameters())
     if settings.l2_norm_reg:
         loss = loss + settings.l2_norm_reg * squared_norm
@@ -96,7 +101,7 @@ class NAETrainer:
         return self.sampler.draw(self.module, n, latent_dim=self.latent_dim,
                                  generator=self.generator, buffer=self.buffer)
 
-    def step(self, x_pos):
+    def step(self, x_pos, w_pos=None):
         """One optimisation step on a positive batch; returns its diagnostics (no bookkeeping)."""
         module, batch_size = self.module, x_pos.shape[0]
         z_result, x_result, from_buffer = self.sample_negatives(batch_size)
@@ -105,7 +110,7 @@ class NAETrainer:
         self.optimizer.zero_grad(set_to_none=True)
         energy = module.energy(torch.cat([x_pos, x_neg])) / self.scale
         e_pos, e_neg = energy[:batch_size], energy[batch_size:]
-        loss, squared_norm = nae_loss(e_pos, e_neg, module, self.settings)
+        loss, squared_norm = nae_loss(e_pos, e_neg, module, self.settings, w_pos)
         loss.backward()
         self.optimizer.step()
         with torch.no_grad():
@@ -156,12 +161,14 @@ class NAETrainer:
         monitor.start(first_row, neg_energy0)
         return first_row
 
-    def run(self, X_train, X_val):
+    def run(self, X_train, X_val, sample_weight=None):
         """Train on ``X_train`` (checkpoints validated on ``X_val``) and keep the selected state.
 
         Parameters
         ----------
         X_train, X_val : ndarray of shape (n, 1, H, W), float32
+        sample_weight : ndarray of shape (n_train,) or None
+            Weights of the positive (training) jets.
 
         Returns
         -------
@@ -180,6 +187,7 @@ class NAETrainer:
         history = [self._start(monitor, batch_size)]
         t_start = time.perf_counter()
         X_tensor = torch.as_tensor(X_train)
+        w_tensor = None if sample_weight is None else torch.as_tensor(sample_weight)
         order = torch.randperm(n_train, generator=generator, device=generator.device).cpu()
         position = 0
         self.progress.start(n_iterations)
@@ -187,10 +195,12 @@ class NAETrainer:
             if position + batch_size > n_train:
                 order = torch.randperm(n_train, generator=generator, device=generator.device)
                 order, position = order.cpu(), 0
-            x_pos = X_tensor[order[position:position + batch_size]].to(self.device)
+            batch = order[position:position + batch_size]
+            x_pos = X_tensor[batch].to(self.device)
+            w_pos = None if w_tensor is None else w_tensor[batch].to(self.device)
             position += batch_size
             row = {"iteration": iteration, "epoch": (iteration - 1) // per_epoch + 1,
-                   **self.step(x_pos), "time": time.perf_counter() - t_start}
+                   **self.step(x_pos, w_pos), "time": time.perf_counter() - t_start}
             history.append(row)
             healthy = monitor.record(row)
             check = iteration % check_interval == 0 or iteration == n_iterations
