@@ -22,7 +22,7 @@ from .._validation import (
 )
 from ._module import KeepBestWeights, NAEModule
 from ._monitor import state_copy
-from ._sampler import SAMPLER_PARAMS, LangevinSampler
+from ._sampler import SAMPLER_PARAMS, LangevinSampler, NestedSamplerMixin
 from ._settings import DEPRECATED, NAE_PRESETS, resolve_settings
 from ._trainer import NAETrainer, torch_generator
 
@@ -31,7 +31,7 @@ __all__ = ["NAEDetector"]
 _non_negative_int = Interval(Integral, 0, None, closed="left")
 
 
-class NAEDetector(BaseNeuralDetector):
+class NAEDetector(NestedSamplerMixin, BaseNeuralDetector):
     r"""Normalized Autoencoder: an energy-based autoencoder trained on background jets.
 
     The network is the spherical, spectrally normalised convolutional
@@ -346,30 +346,6 @@ class NAEDetector(BaseNeuralDetector):
         )
 
     # ------------------------------------------------------------- settings
-    def get_params(self, deep=True):
-        """Parameters of the detector; with ``deep``, also ``sampler__<name>``.
-
-        With ``sampler=None`` the deep parameters are those of
-        ``LangevinSampler()``, which the detector then uses.
-        """
-        params = super().get_params(deep=deep)
-        if deep and self.sampler is None:
-            params.update(("sampler__" + key, value)
-                          for key, value in LangevinSampler().get_params().items())
-        return params
-
-    def set_params(self, **params):
-        """Set parameters; ``sampler__<name>`` with ``sampler=None`` starts from ``LangevinSampler()``.
-
-        Returns
-        -------
-        self
-        """
-        if self.sampler is None and "sampler" not in params and any(
-                key.startswith("sampler__") for key in params):
-            self.sampler = LangevinSampler()
-        return super().set_params(**params)
-
     def _check_params(self):
         """Validate the parameters and resolve them, once per fit, into ``settings_``."""
         super()._check_params()

@@ -14,7 +14,7 @@ from .._validation import (
 )
 from ._langevin import ReplayBuffer, implied_temperature, langevin_chain, uniform_sphere
 
-__all__ = ["SAMPLER_PARAMS", "LangevinSampler"]
+__all__ = ["SAMPLER_PARAMS", "LangevinSampler", "NestedSamplerMixin"]
 
 _non_negative_int = Interval(Integral, 0, None, closed="left")
 
@@ -196,3 +196,35 @@ class LangevinSampler(BaseEstimator):
                                   metropolis=self.x_metropolis,
                                   noise_anneal=self.x_noise_anneal, generator=generator)
         return z_result, x_result, from_buffer
+
+
+class NestedSamplerMixin:
+    """``get_params`` / ``set_params`` of an estimator whose ``sampler`` may be ``None``.
+
+    With ``sampler=None`` the deep parameters are those of ``LangevinSampler()``,
+    so ``sampler__<name>`` is searchable before a sampler is passed.
+    """
+
+    def get_params(self, deep=True):
+        """Parameters of the detector; with ``deep``, also ``sampler__<name>``.
+
+        With ``sampler=None`` the deep parameters are those of
+        ``LangevinSampler()``, which the detector then uses.
+        """
+        params = super().get_params(deep=deep)
+        if deep and self.sampler is None:
+            params.update(("sampler__" + key, value)
+                          for key, value in LangevinSampler().get_params().items())
+        return params
+
+    def set_params(self, **params):
+        """Set parameters; ``sampler__<name>`` with ``sampler=None`` starts from ``LangevinSampler()``.
+
+        Returns
+        -------
+        self
+        """
+        if self.sampler is None and "sampler" not in params and any(
+                key.startswith("sampler__") for key in params):
+            self.sampler = LangevinSampler()
+        return super().set_params(**params)
