@@ -69,6 +69,10 @@ API_SECTIONS = [
     ("Metrics", "Anomaly metrics and scorers (signal = 1, background = 0).", "jetad.metrics"),
     ("Model selection", "Model selection with background-only training.",
      "jetad.model_selection"),
+    ("Scores of any estimator",
+     "The anomaly score (higher = more anomalous) and the latent code of a detector, a "
+     "pipeline ending in one, or any scikit-learn or PyOD outlier detector.",
+     "jetad._scores"),
     ("Saving and loading models",
      "A model file safe to share: parameters as JSON, arrays as safetensors, no pickle "
      "(see :ref:`persistence`).",
