@@ -5,6 +5,7 @@
 
 import os
 
+from ..utils._progress import write_line
 from ._config import KIND_OFFSET
 
 __all__ = ["SampleCache"]
@@ -63,8 +64,7 @@ class SampleCache:
             X = X[:n_jets]
         else:
             seed = generation_seed(self.cfg["data_seed"], kind)
-            print(f"[jetad benchmark] sample: {n_jets} {kind} jets, generation seed {seed}",
-                  flush=True)
+            write_line(f"[jetad benchmark] sample: {n_jets} {kind} jets, generation seed {seed}")
             X, info = fetch_generated(kind, n_jets, random_state=seed,
                                       cache_dir=self.cfg["data_dir"], n_jobs=self.cfg["n_jobs"],
                                       prefix=PREFIX)
