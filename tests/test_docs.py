@@ -18,7 +18,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
-for _module in ("sphinx", "sphinx_gallery", "numpydoc", "pydata_sphinx_theme", "myst_parser"):
+for _module in ("sphinx", "sphinx_gallery", "numpydoc", "pydata_sphinx_theme", "myst_parser",
+                "sphinx-mathjax-offline"):
     pytest.importorskip(_module, reason="the docs build needs the 'docs' extra")
 
 pytestmark = pytest.mark.slow
@@ -36,6 +37,11 @@ def test_docs_build_without_warnings(tmp_path):
     assert proc.returncode == 0, f"sphinx failed (exit {proc.returncode}):\n{log[-8000:]}"
     for page in ("index.html", "api.html", "install.html", "auto_examples/index.html"):
         assert (out / page).is_file(), f"{page} was not built"
+    # maths is served from the build itself (pages read offline), not from a CDN
+    assert (out / "_static" / "mathjax" / "tex-chtml.js").is_file()
+    pages = [p.read_text(errors="replace") for p in out.rglob("*.html")]
+    assert not [p for p in pages if "cdn.jsdelivr.net/npm/mathjax" in p]
+    assert any("_static/mathjax/tex-chtml.js" in p for p in pages)  # some page has maths
     # every public detector has an API page
     import jetad
     import jetad.detectors
