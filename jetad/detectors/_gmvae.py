@@ -321,7 +321,8 @@ early_stopping, callbacks, contamination, device, random_state, warm_start, verb
             warnings.warn(
                 f"{type(self).__name__}: the learned prior modes are not separated: every "
                 f"pairwise Ashman D is below 2 (max {d.max():.2f}); train longer or raise "
-                f"ashman_weight (now {self.ashman_weight!r})", UserWarning, stacklevel=3)
+                f"prior_lr (now {self.prior_lr!r}), the learning rate of the prior's means "
+                "and variances", UserWarning, stacklevel=3)
 
     def anomaly_component(self):
         """Index of the mode the ``"responsibility"`` score uses.
