@@ -164,5 +164,7 @@ class _OptimizerParamsMixin:
         signature = inspect.signature(self.optimizer or torch.optim.Adam)
         if any(p.kind == p.VAR_KEYWORD for p in signature.parameters.values()):
             return kwargs
+        # param_groups is skorch's own (per-group settings, e.g. the GMVAE's prior_lr)
         return {k: v for k, v in kwargs.items() if not k.startswith(_OPTIMIZER_PREFIX)
+                or k == "optimizer__param_groups"
                 or k[len(_OPTIMIZER_PREFIX):] in signature.parameters}

@@ -200,3 +200,15 @@ def test_prior_lr_none_uses_the_network_lr():
     assert [g["lr"] for g in det.net_.optimizer_.param_groups] == [2e-3]
     with pytest.raises(ValueError, match="prior_lr"):
         _small(prior_lr=0.0).fit(X)
+
+
+@pytest.mark.parametrize("optimizer", [None, torch.optim.SGD])
+def test_prior_lr_reaches_the_optimiser(optimizer):
+    # skorch's optimizer__param_groups must survive the filtering of optimiser keywords
+    rng = np.random.default_rng(0)
+    X = rng.random((64, 16 * 16)).astype(np.float32)
+    with pytest.warns(UserWarning, match="Ashman"):
+        det = GMVAEDetector(max_epochs=1, batch_size=32, prior_lr=0.05, optimizer=optimizer,
+                            random_state=0).fit(X)
+    lrs = sorted(group["lr"] for group in det.net_.optimizer_.param_groups)
+    assert lrs == [det.lr, 0.05]
