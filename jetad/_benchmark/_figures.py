@@ -193,6 +193,8 @@ def _relative_energies(v, y):
 
 def _energy_panel(ax, label, y, v, bkg_name, sig_name):
     """Histograms of one detector's energies, relative to the background median."""
+    from matplotlib.ticker import NullFormatter
+
     d, unit = _relative_energies(v, y)
     lo, hi = np.percentile(d, [0.5, 99.5])
     bins = np.linspace(lo, hi if hi > lo else lo + 1, 50)
@@ -201,6 +203,7 @@ def _energy_panel(ax, label, y, v, bkg_name, sig_name):
     ax.set_xlabel(f"{label} energy − median {bkg_name} energy{unit}")
     ax.set_ylabel("density")
     ax.set_yscale("log")
+    ax.yaxis.set_minor_formatter(NullFormatter())
     ax.ticklabel_format(axis="x", style="plain", useOffset=False)
     ax.legend(fontsize="small")
 
@@ -213,6 +216,7 @@ def _roc_figure(task, setting, signal, curves, energies):
 
     ncols = 1 + max(1, len(energies))
     fig, axes = plt.subplots(1, ncols, figsize=(4.2 * ncols, 3.6))
+    fig.subplots_adjust(wspace=0.35)
     plot_roc_curves(curves, ax=axes[0], band=False)
     axes[0].legend(fontsize="small", ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.2),
                    frameon=False)
