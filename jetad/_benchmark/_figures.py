@@ -25,39 +25,79 @@ def save_figure(fig, path, dpi):
     plt.close(fig)
 
 
-def _model_figure(cfg, det, name, X_bkg, X_sig, bkg_label, sig_label, title, path):
-    """Average input / reconstruction / samples and the most poorly reconstructed jets."""
-    import matplotlib.pyplot as plt
-    from matplotlib.colors import LogNorm
+#: Task name -> the words in a figure title.
+TASK_TITLE = {"top_qcd": "top vs QCD", "dark": "dark jets vs QCD", "mmd": "MMD study"}
 
-    n_worst = int(cfg["plots"]["n_worst"])
-    side = math.isqrt(X_bkg.shape[1])
+
+def setting_title(task, setting, signal=None):
+    """Display text of a (task, setting[, signal]): ``"top as anomaly, QCD background"``.
+
+    Internal names (``top_qcd``, ``n=0.5``, names with underscores) never reach
+    a figure title.
+    """
+    setting = str(setting)
+    if task == "top_qcd" and setting in DIRECTIONS:
+        bkg, sig = DIRECTIONS[setting]
+        sig = signal or sig
+        return f"{LABEL.get(sig, sig)} as anomaly, {LABEL[bkg]} background"
+    if setting.startswith("n="):  # a pT power of the dark-jet task
+        images = f"$p_T^{{{setting[2:]}}}$ images"
+        if signal is None:
+            return f"{TASK_TITLE.get(task, task)}, {images}"
+        return f"{LABEL.get(signal, signal)} as anomaly, QCD background, {images}"
+    text = setting.replace("_", " ")
+    return f"{LABEL.get(signal, signal)} as anomaly, {text}" if signal else text
+
+
+def _model_panels(det, X_bkg, X_sig, bkg_label, sig_label, n_worst):
+    """The three rows of a model figure: means, worst inputs, their reconstructions."""
     energy = det.anomaly_score(X_bkg)
     rec = det.reconstruct(X_bkg)
     order = np.argsort(energy)[::-1]
     k = max(1, len(order) // 10)
-    panels = [(X_bkg.mean(0), f"{bkg_label}: mean input"),
-              (rec.mean(0), f"{bkg_label}: mean reconstruction"),
-              (X_sig.mean(0), f"{sig_label}: mean input")]
+    means = [(X_bkg.mean(0), f"{bkg_label}: mean input"),
+             (rec.mean(0), f"{bkg_label}: mean reconstruction"),
+             (X_sig.mean(0), f"{sig_label}: mean input")]
     if hasattr(det, "sample"):
         samples = det.sample(min(256, len(X_bkg)), random_state=0)
-        panels.append((samples.mean(0), "mean NAE sample"))
-    panels += [(X_bkg[order[:k]].mean(0), f"worst 10% {bkg_label}: input"),
-               (rec[order[:k]].mean(0), f"worst 10% {bkg_label}: reconstruction")]
+        means.append((samples.mean(0), "mean NAE sample"))
+    means += [(X_bkg[order[:k]].mean(0), f"worst 10% {bkg_label}: input"),
+              (rec[order[:k]].mean(0), f"worst 10% {bkg_label}: reconstruction")]
     worst = order[:min(n_worst, len(order))]
-    ncols = max(len(panels), len(worst))
-    fig, axes = plt.subplots(3, ncols, figsize=(1.9 * ncols, 5.9))
-    axes = np.atleast_2d(axes)
+    return [means,
+            [(X_bkg[i], f"#{r + 1} worst {bkg_label}") for r, i in enumerate(worst)],
+            [(rec[i], f"#{r + 1}: reconstruction") for r, i in enumerate(worst)]]
+
+
+def _model_figure(cfg, det, name, X_bkg, X_sig, bkg_label, sig_label, title, path):
+    """Average input / reconstruction / samples and the most poorly reconstructed jets.
+
+    Each row of panels shares one logarithmic colour scale, shown by the row's
+    colour bar; images are drawn in :class:`~jetad.JetImager`'s orientation
+    (row 0 at the top).
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import LogNorm
+
+    side = math.isqrt(X_bkg.shape[1])
+    rows = _model_panels(det, X_bkg, X_sig, bkg_label, sig_label, int(cfg["plots"]["n_worst"]))
+    ncols = max(len(r) for r in rows)
+    fig, axes = plt.subplots(3, ncols, figsize=(1.9 * ncols + 0.8, 5.9), squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
-    allp = panels + [(X_bkg[i], f"#{r + 1} worst {bkg_label}") for r, i in enumerate(worst)]
-    allp += [(rec[i], f"#{r + 1}: reconstruction") for r, i in enumerate(worst)]
-    slots = [axes[0, i] for i in range(len(panels))]
-    slots += [axes[1, i] for i in range(len(worst))] + [axes[2, i] for i in range(len(worst))]
-    for ax, (img, t) in zip(slots, allp, strict=False):
-        img = np.clip(np.asarray(img, np.float64).reshape(side, side), 1e-6, None)
-        ax.imshow(img, norm=LogNorm(vmin=1e-5, vmax=max(img.max(), 1e-4)), cmap="viridis")
-        ax.set_title(t, fontsize=7)
+    labels = ("mean pixel intensity", "pixel intensity", "reconstructed intensity")
+    for r, (row, label) in enumerate(zip(rows, labels, strict=True)):
+        if not row:
+            continue
+        imgs = [np.clip(np.asarray(img, np.float64).reshape(side, side), 1e-6, None)
+                for img, _ in row]
+        norm = LogNorm(vmin=1e-5, vmax=max(max(img.max() for img in imgs), 1e-4))
+        for ax, img, (_, t) in zip(axes[r], imgs, row, strict=False):
+            im = ax.imshow(img, norm=norm, cmap="viridis", origin="upper")
+            ax.set_title(t, fontsize=7)
+        bar = fig.colorbar(im, ax=axes[r].tolist(), fraction=0.02, pad=0.01)
+        bar.set_label(label, fontsize=7)
+        bar.ax.tick_params(labelsize=6)
     fig.suptitle(f"{title} ({name})", fontsize=9)
     save_figure(fig, path, cfg["plots"]["dpi"])
 
@@ -105,12 +145,13 @@ def model_figures(cfg, output_dir, task, setting, name, seed, det, bkg, sigs):
     sig_label, X_sig = next(iter(sigs.items()))
     path = os.path.join(folder, f"model_{stem}.png")
     _model_figure(cfg, det, name, X_bkg, X_sig, bkg_label, sig_label,
-                  f"{task} {setting}: trained on {bkg_label}", path)
+                  f"{setting_title(task, setting)}: trained on {bkg_label}", path)
     files.append(os.path.relpath(path, output_dir))
     if hasattr(det, "sample") and getattr(det, "latent_dim", 0) == 3:
         path = os.path.join(folder, f"latent_map_{stem}.png")
         _latent_map_figure(cfg, det, {**bkg, **sigs},
-                           f"{task} {setting}: NAE latent-sphere energy, trained on {bkg_label}",
+                           f"{setting_title(task, setting)}: NAE latent-sphere energy, "
+                           f"trained on {bkg_label}",
                            path)
         files.append(os.path.relpath(path, output_dir))
     return files
@@ -140,27 +181,51 @@ def _curves(scores_by_method, signal):
     return curves, energies
 
 
+def _relative_energies(v, y):
+    """Energies relative to the background median, in units of a power of ten; the unit."""
+    d = np.asarray(v, np.float64) - np.median(v[y == 0])
+    spread = np.percentile(np.abs(d), 99.5) if d.size else 0.0
+    exp = int(np.floor(np.log10(spread))) if spread > 0 else 0
+    if -2 <= exp <= 3:
+        return d, ""
+    return d / 10.0 ** exp, f" [$10^{{{exp}}}$]"
+
+
+def _energy_panel(ax, label, y, v, bkg_name, sig_name):
+    """Histograms of one detector's energies, relative to the background median."""
+    from matplotlib.ticker import NullFormatter
+
+    d, unit = _relative_energies(v, y)
+    lo, hi = np.percentile(d, [0.5, 99.5])
+    bins = np.linspace(lo, hi if hi > lo else lo + 1, 50)
+    ax.hist(d[y == 0], bins=bins, histtype="step", density=True, label=bkg_name)
+    ax.hist(d[y == 1], bins=bins, histtype="step", density=True, label=sig_name)
+    ax.set_xlabel(f"{label} energy − median {bkg_name} energy{unit}")
+    ax.set_ylabel("density")
+    ax.set_yscale("log")
+    ax.yaxis.set_minor_formatter(NullFormatter())
+    ax.ticklabel_format(axis="x", style="plain", useOffset=False)
+    ax.legend(fontsize="small")
+
+
 def _roc_figure(task, setting, signal, curves, energies):
+    """ROC curves (legend in two columns below the axes) and the detectors' energies."""
     import matplotlib.pyplot as plt
 
     from jetad.plotting import plot_roc_curves
 
     ncols = 1 + max(1, len(energies))
     fig, axes = plt.subplots(1, ncols, figsize=(4.2 * ncols, 3.6))
-    plot_roc_curves(curves, ax=axes[0])
-    axes[0].legend(fontsize=6)
+    fig.subplots_adjust(wspace=0.35)
+    plot_roc_curves(curves, ax=axes[0], band=False)
+    axes[0].legend(fontsize="small", ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.2),
+                   frameon=False)
     bkg_name = ("QCD" if task == "dark" else
-                LABEL[DIRECTIONS[setting][0]] if setting in DIRECTIONS else "bkg")
-    axes[0].set_title(f"{task} {setting}: {LABEL.get(signal, signal)} as anomaly", fontsize=9)
+                LABEL[DIRECTIONS[setting][0]] if setting in DIRECTIONS else "background")
+    axes[0].set_title(setting_title(task, setting, signal), fontsize=9)
     for ax, (label, (y, v)) in zip(axes[1:], energies.items(), strict=False):
-        lo, hi = np.percentile(v, [0.5, 99.5])
-        bins = np.linspace(lo, hi if hi > lo else lo + 1, 50)
-        ax.hist(v[y == 0], bins=bins, histtype="step", density=True, label=bkg_name)
-        ax.hist(v[y == 1], bins=bins, histtype="step", density=True,
-                label=LABEL.get(signal, signal))
-        ax.set_xlabel(f"{label} energy")
-        ax.set_yscale("log")
-        ax.legend(fontsize=7)
+        _energy_panel(ax, label, np.asarray(y), np.asarray(v), bkg_name,
+                      LABEL.get(signal, signal))
     if not energies:
         axes[1].axis("off")
     return fig
@@ -210,8 +275,8 @@ def _dark_sweep_figures(cfg, output_dir, units, folder):
                 if f"{sig}|{method}" in s:
                     curves[f"n={u['pt_power']}"] = (s[f"{sig}|y"], s[f"{sig}|{method}"])
             if curves:
-                plot_roc_curves(curves, ax=ax)
-            ax.set_title(f"{method}: {LABEL[sig]} vs QCD", fontsize=9)
+                plot_roc_curves(curves, ax=ax, band=False)
+            ax.set_title(f"{method}: {LABEL[sig]} as anomaly, QCD background", fontsize=9)
         path = os.path.join(folder, f"roc_dark_sweep_{method}.png")
         save_figure(fig, path, cfg["plots"]["dpi"])
         files.append(os.path.relpath(path, output_dir))
@@ -238,7 +303,7 @@ def _mmd_figures(cfg, output_dir, units, folder):
             "x:", color="gray", label="QCD vs QCD: image")
     ax.set_xlabel("pT power n")
     ax.set_ylabel("MMD² (unbiased, Gaussian kernel)")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0)
     ax.grid(alpha=0.3)
     path = os.path.join(folder, "mmd_vs_n.png")
     save_figure(fig, path, cfg["plots"]["dpi"])

@@ -235,3 +235,83 @@ def test_run_state_reuses_only_units_with_the_same_fingerprint(tmp_path):
     again.note("x")
     again.note("x")
     assert again.notes == ["x"]
+
+
+# ----------------------------------------------------------------- readable figures
+def test_setting_titles_are_display_text():
+    from jetad._benchmark._figures import setting_title
+
+    assert setting_title("top_qcd", "top") == "top as anomaly, QCD background"
+    assert setting_title("top_qcd", "qcd", "qcd") == "QCD as anomaly, top background"
+    assert setting_title("dark", "n=0.5", "aachen") == \
+        "Aachen as anomaly, QCD background, $p_T^{0.5}$ images"
+    assert "_" not in setting_title("other", "top_signal_t_over_Q")
+
+
+def test_suite_roc_figure_is_readable():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.font_manager import FontProperties
+
+    from jetad._benchmark._figures import _roc_figure
+
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1], 200)
+    curves = {f"method {i}": (y, rng.normal(size=400) + y * i / 6) for i in range(12)}
+    # energies that differ in the fifth decimal: a plain axis would print a "+1.167" offset
+    energies = {"AE": (y, 1.167 + 1e-5 * (rng.normal(size=400) + y))}
+    fig = _roc_figure("top_qcd", "top", "top", curves, energies)
+    try:
+        fig.canvas.draw()
+        roc, hist = fig.axes[:2]
+        for ax in (roc, hist):
+            assert ax.xaxis.get_offset_text().get_text() == ""
+            assert ax.yaxis.get_offset_text().get_text() == ""
+        assert hist.get_ylabel() == "density"
+        assert roc.get_title() == "top as anomaly, QCD background"
+        assert not roc.collections  # no binomial bands in the crowded suite plot
+        legend = roc.get_legend()
+        small = FontProperties(size="small").get_size_in_points()
+        assert all(t.get_fontsize() <= small for t in legend.get_texts())
+        assert legend._ncols == 2
+        # the legend lies below the axes, not over the curves
+        assert legend.get_window_extent().y1 <= roc.get_window_extent().y0
+    finally:
+        plt.close(fig)
+
+
+def test_model_figure_has_one_colour_scale_per_row(tmp_path, monkeypatch):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from jetad._benchmark import _figures
+
+    class Det:
+        def anomaly_score(self, X):
+            return X.sum(1)
+
+        def reconstruct(self, X):
+            return 0.5 * X
+
+    figs = []
+    monkeypatch.setattr(_figures, "save_figure", lambda fig, path, dpi: figs.append(fig))
+    rng = np.random.default_rng(0)
+    X_bkg, X_sig = rng.random((20, 16)), 3 * rng.random((20, 16))
+    cfg = {"plots": {"n_worst": 3, "dpi": 50}}
+    _figures._model_figure(cfg, Det(), "AE", X_bkg, X_sig, "QCD", "top", "t",
+                           str(tmp_path / "m.png"))
+    (fig,) = figs
+    try:
+        bars = [ax for ax in fig.axes if ax.get_label() == "<colorbar>"]
+        assert len(bars) == 3 and all(b.get_ylabel() for b in bars)
+        panels = [ax for ax in fig.axes if ax.images]
+        for row in range(3):
+            norms = {(im.norm.vmin, im.norm.vmax) for ax in panels
+                     if ax.get_subplotspec().rowspan.start == row for im in ax.images}
+            assert len(norms) == 1, row
+    finally:
+        plt.close(fig)
