@@ -44,22 +44,19 @@ def _warm_parametrizations(module):
 def fast_eval(module):
     """Eval mode, channels-last weights and cached spectral-norm weights inside the block.
 
-    The module's weights return to the contiguous layout on exit (their values are
-    unchanged), so training and state dicts see the module as it was. Its
-    parameters must not change inside the block (the cached weights would be stale).
+    A module built in another layout (e.g. unpickled from an older jetad) keeps the
+    channels-last weights afterwards (same values). Its parameters must not change
+    inside the block (the cached weights would be stale).
 
     Parameters
     ----------
     module : torch.nn.Module
     """
     module.eval()
-    module.to(memory_format=torch.channels_last)
-    try:
-        with parametrize.cached():
-            _warm_parametrizations(module)
-            yield module
-    finally:
-        module.to(memory_format=torch.contiguous_format)
+    module.to(memory_format=torch.channels_last)  # no-op for jetad's own modules
+    with parametrize.cached():
+        _warm_parametrizations(module)
+        yield module
 
 
 def batched_inference(module, X, fn, batch_size=INFERENCE_BATCH_SIZE):
