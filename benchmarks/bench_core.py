@@ -107,7 +107,7 @@ def _nae(sizes, X_train, X_score):
     det = NAEDetector(nae_iterations=n_it, check_interval=n_it, random_state=0, device="cpu",
                       **NAE_SETTINGS).fit(X_train[:1024])
     times = [row["time"] for row in det.history_ if row.get("iteration", 0) >= 1]
-    steps = [b - a for a, b in zip(times[:-1], times[1:])]
+    steps = [b - a for a, b in zip(times[:-1], times[1:], strict=True)]
     per_it = statistics.median(steps)
     det.anomaly_score(X_score[:256])
     t0 = time.perf_counter()
