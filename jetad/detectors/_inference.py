@@ -65,7 +65,7 @@ def batched_inference(module, X, fn, batch_size=INFERENCE_BATCH_SIZE):
     Parameters
     ----------
     module : torch.nn.Module
-    X : ndarray of shape (n, 1, H, W), float32
+    X : ndarray of shape (n, 1, H, W) or (n, d), float32
     fn : callable
         ``fn(module, x) -> torch.Tensor`` of shape ``(len(x), ...)``.
     batch_size : int, default=INFERENCE_BATCH_SIZE
@@ -79,6 +79,7 @@ def batched_inference(module, X, fn, batch_size=INFERENCE_BATCH_SIZE):
     with fast_eval(module), torch.inference_mode():
         for start in range(0, X.shape[0], batch_size):
             xb = torch.as_tensor(X[start : start + batch_size]).to(device)
-            xb = xb.contiguous(memory_format=torch.channels_last)
+            if xb.dim() == 4:
+                xb = xb.contiguous(memory_format=torch.channels_last)
             out.append(fn(module, xb).cpu().double().numpy())
     return np.concatenate(out, axis=0)
