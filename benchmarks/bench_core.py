@@ -33,6 +33,49 @@ SIZES = {"quick": dict(n_score=2048, n_train=1024, repeats=3, nae_iterations=8, 
 #: fixed chain settings of the NAE iteration (preset "cpu": batch 32, 5 + 5 Metropolis steps)
 NAE_SETTINGS = dict(preset="cpu", max_epochs=1, nae_batch_size=32, validation_fraction=0.1)
 
+#: What the run cannot show by itself: the levers as measured one by one (probes on the same
+#: machine, AE, 1 thread unless said) and what limits the figures. Rendered into core.md.
+NOTES = """
+## Levers, measured one at a time
+
+Probes on the same 2-core machine (shared), AE scoring of 8192 synthetic images:
+
+| lever | before | after | kept |
+|---|---|---|---|
+| inference batch 4096 -> 256 (1 thread) | 1.3k jets/s | 3.1k jets/s | yes (`INFERENCE_BATCH_SIZE`, `jetad/detectors/_inference.py`) |
+| `torch.inference_mode` instead of `no_grad` | 3.0k | 3.0k (no measurable change) | yes (free) |
+| channels-last conv weights, batch 256, 1 thread | 3.1k | 4.7k | yes |
+| channels-last conv weights, batch 256, 2 threads | 6.0k | 9.3k | yes |
+| channels-last in training (AE epoch, 1 thread) | 342 jets/s | 577 jets/s | yes (weights channels-last from construction, `_modules.py`) |
+| cached spectral-norm weights + channels-last in the NAE chains (one draw of 32 negatives, 5 + 5 steps, 1 thread) | 1.09 s | 0.65 s | yes (`fast_eval` in `LangevinSampler.draw`) |
+| network parameters `requires_grad=False` during the chains | 0.65 s | 0.64 s | no (no gain) |
+
+Scores: on the same fitted weights the new scoring path (inference mode, batch 256,
+channels-last, cached spectral norm) differs from the old one (`no_grad`, batch 4096) by at most
+3e-7 relative (AE 2.2e-7, VAE 2.9e-7), and by 0 once the weights are channels-last from
+construction. The AE/VAE agreement line above compares two *trainings* (reference vs current
+code, same seeds): channels-last convolution kernels round differently, and the VAE's sampled
+latent carries that through training to ~4e-5; it is not a scoring difference.
+
+## What limits the figures
+
+* The 2-thread rows were measured while the load average was 4-6 on 2 cores (other sessions'
+  test runs): two torch threads on two busy cores oversubscribe (the current NAE iteration took
+  longer on 2 threads than on 1), the signature the issue reports for `jetad demo`. jetad never
+  raises the torch thread count: scoring and training use `torch.get_num_threads()` as the
+  caller set it (`torch.set_num_threads`, `OMP_NUM_THREADS`); on a shared machine use 1 thread
+  per process. The 1-thread rows are the meaningful side-by-side figures of this run.
+* Scoring (profile above): the 8-filter 3x3 convolutions dominate and run well below the matmul
+  rate (im2col depth 9-72 is too shallow for the GEMM kernels), then the memory-bound PReLU and
+  the max-pooling. The 10k jets/s target on 2 threads needs fewer passes over the activations
+  (fused convolution + PReLU, e.g. `torch.compile` or oneDNN graph fusion), not tried here.
+* NAE iteration: in the chain profile (one draw, 1 thread) convolution forward 28 %, convolution
+  backward 25 %, PReLU backward 13 %, upsampling forward + backward 9 %; Python-level overhead
+  of the chain step is a few percent, so fewer Python operations per step would not give the 4x.
+* `JetImager` / `LundPlane` were not changed in this work; their two columns are the same kind
+  of code measured minutes apart under a varying load (the 200k jets/s target is not addressed).
+"""
+
 
 def _images(n, seed=0):
     import numpy as np
@@ -273,7 +316,7 @@ def _markdown(result):
               "self CPU time):", "", "| op | share | calls |", "|---|---|---|"]
     lines += [f"| `{p['op']}` | {100 * p['self_cpu_fraction']:.1f} % | {p['calls']} |"
               for p in result["profile_AE_scoring"]]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + NOTES
 
 
 def main(argv=None):
