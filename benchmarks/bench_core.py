@@ -72,8 +72,10 @@ latent carries that through training to ~4e-5; it is not a scoring difference.
 * NAE iteration: in the chain profile (one draw, 1 thread) convolution forward 28 %, convolution
   backward 25 %, PReLU backward 13 %, upsampling forward + backward 9 %; Python-level overhead
   of the chain step is a few percent, so fewer Python operations per step would not give the 4x.
-* `JetImager` / `LundPlane` were not changed in this work; their two columns are the same kind
-  of code measured minutes apart under a varying load (the 200k jets/s target is not addressed).
+* `JetImager` / `LundPlane` were not changed in this work (the 200k jets/s target is not
+  addressed). Their code did change between 5918974 and now (the imager wraps the azimuth with
+  the shared float64 `jetad.jets.wrap_phi`, the Lund plane was rewritten); the two columns were
+  measured minutes apart under a varying load and were not profiled.
 """
 
 
