@@ -46,7 +46,10 @@ def fast_eval(module):
 
     A module built in another layout (e.g. unpickled from an older jetad) keeps the
     channels-last weights afterwards (same values). Its parameters must not change
-    inside the block (the cached weights would be stale).
+    inside the block (the cached weights would be stale). torch's parametrization cache
+    is process-global: a module trained in another *thread* while this block is open
+    would see its spectral-norm weights cached too (processes, joblib's default, are
+    unaffected).
 
     Parameters
     ----------
