@@ -59,12 +59,13 @@ latent carries that through training to ~4e-5; it is not a scoring difference.
 
 ## What limits the figures
 
-* The 2-thread rows were measured while the load average was 4-6 on 2 cores (other sessions'
-  test runs): two torch threads on two busy cores oversubscribe (the current NAE iteration took
-  longer on 2 threads than on 1), the signature the issue reports for `jetad demo`. jetad never
-  raises the torch thread count: scoring and training use `torch.get_num_threads()` as the
-  caller set it (`torch.set_num_threads`, `OMP_NUM_THREADS`); on a shared machine use 1 thread
-  per process. The 1-thread rows are the meaningful side-by-side figures of this run.
+* Threads and load: this run (the second of the session) had a load average of about 2 on the
+  2 cores. In the first run (load 4-6, other sessions' test runs beside it) the 2-thread rows
+  collapsed (AE scoring 910 jets/s, NAE iteration 5.4 s against 0.34 s on 1 thread): two torch
+  threads on two busy cores oversubscribe, the signature the issue reports for `jetad demo`.
+  jetad never raises the torch thread count: scoring and training use
+  `torch.get_num_threads()` as the caller set it (`torch.set_num_threads`, `OMP_NUM_THREADS`);
+  on a shared machine use 1 thread per process.
 * Scoring (profile above): the 8-filter 3x3 convolutions dominate and run well below the matmul
   rate (im2col depth 9-72 is too shallow for the GEMM kernels), then the memory-bound PReLU and
   the max-pooling. The 10k jets/s target on 2 threads needs fewer passes over the activations
