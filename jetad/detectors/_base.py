@@ -37,6 +37,7 @@ from skorch.dataset import ValidSplit
 from jetad.jets import _check_float32_range, _check_real_input
 from jetad.utils import check_random_seed
 
+from ._inference import batched_inference
 from ._progress import EpochProgressBar, make_print_log
 from ._threshold import _ThresholdMixin
 from ._training import (
@@ -426,15 +427,7 @@ class BaseNeuralDetector(_ThresholdMixin, _OptimizerParamsMixin, OutlierMixin,
 
     # --------------------------------------------------------------- scoring
     def _batched(self, X, fn):
-        module = self.net_.module_
-        module.eval()
-        device = next(module.parameters()).device
-        out = []
-        with torch.no_grad():
-            for start in range(0, X.shape[0], self._score_batch_size):
-                xb = torch.as_tensor(X[start : start + self._score_batch_size]).to(device)
-                out.append(fn(module, xb).detach().cpu().double().numpy())
-        return np.concatenate(out, axis=0)
+        return batched_inference(self.net_.module_, X, fn)
 
     def _score(self, X):
         return -self._batched(X, self._batch_energy).reshape(-1)

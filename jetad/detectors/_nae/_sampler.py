@@ -5,6 +5,7 @@ from numbers import Integral, Real
 import torch
 from sklearn.base import BaseEstimator
 
+from .._inference import fast_eval
 from .._validation import (
     Interval,
     Predicate,
@@ -170,6 +171,11 @@ class LangevinSampler(BaseEstimator):
             The latent and the image chain.
         from_buffer : torch.Tensor of bool, shape (n,)
         """
+        with fast_eval(module):  # the weights do not change during the chains
+            return self._draw(module, n, latent_dim=latent_dim, generator=generator,
+                              buffer=buffer)
+
+    def _draw(self, module, n, *, latent_dim, generator, buffer):
         device = next(module.parameters()).device
         if buffer is not None:
             z0, from_buffer = buffer.draw(n, generator=generator)
