@@ -42,16 +42,9 @@ TARGETS = {"JetImager": 100_000, "LundPlane": 5_000}
 
 
 def _synthetic(n_jets, seed=0):
-    from jetad.jets import p4s_from_ptetaphi
+    from _synthetic_jets import synthetic_constituents
 
-    rng = np.random.default_rng(seed)
-    k = 60
-    X = np.zeros((n_jets, 200, 4), dtype=np.float32)
-    ptetaphi = np.stack([rng.exponential(10.0, (n_jets, k)), rng.normal(0, 0.2, (n_jets, k)),
-                         rng.normal(0, 0.2, (n_jets, k))], axis=-1)
-    ptetaphi[..., 0] = -np.sort(-ptetaphi[..., 0], axis=1)
-    X[:, :k] = p4s_from_ptetaphi(ptetaphi)
-    return X
+    return synthetic_constituents(n_jets, seed)
 
 
 def load_sample(n_jets, cache_dir, synthetic):
