@@ -155,12 +155,12 @@ def check_pipeline(model, path):
 def anomaly_scores(model, X, batch=SCORE_BATCH):
     """Scores of ``model`` on jets ``X``, higher = more anomalous, in batches of jets.
 
-    A Pipeline has no ``anomaly_score``: its ``score_samples`` or
-    ``decision_function`` is oriented by :func:`jetad.metrics.anomaly_score_sign`.
+    A Pipeline is scored by :func:`jetad.anomaly_score` (its steps, then the
+    detector's ``anomaly_score``).
     """
-    from jetad.metrics._scorer import _anomaly_scores
+    from jetad._scores import anomaly_score
 
-    parts = [_anomaly_scores(model, X[i:i + batch]) for i in range(0, len(X), batch)]
+    parts = [anomaly_score(model, X[i:i + batch]) for i in range(0, len(X), batch)]
     return np.concatenate(parts) if parts else np.zeros(0)
 
 

@@ -10,6 +10,8 @@ import numbers
 
 import numpy as np
 
+from ..jets import p4s_from_ptetaphi
+
 __all__ = ["check_max_jets", "check_n_constituents", "check_p4", "pad_jets",
            "p4_from_pt_eta_phi"]
 
@@ -54,14 +56,12 @@ def p4_from_pt_eta_phi(pt, eta, phi, *, mass=None, energy=None):
     -------
     p4 : ndarray of shape (n, 4), float64
     """
-    pt = np.asarray(pt, dtype=np.float64)
-    eta = np.asarray(eta, dtype=np.float64)
-    phi = np.asarray(phi, dtype=np.float64)
-    px, py, pz = pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta)
-    if energy is None:
-        m = 0.0 if mass is None else np.asarray(mass, dtype=np.float64)
-        energy = np.sqrt(px**2 + py**2 + pz**2 + m**2)
-    return np.stack([np.asarray(energy, dtype=np.float64), px, py, pz], axis=-1)
+    ptetaphi = np.stack([np.asarray(pt, dtype=np.float64), np.asarray(eta, dtype=np.float64),
+                         np.asarray(phi, dtype=np.float64)], axis=-1)
+    p4 = p4s_from_ptetaphi(ptetaphi, mass=0.0 if mass is None else mass)
+    if energy is not None:
+        p4[:, 0] = np.asarray(energy, dtype=np.float64)
+    return p4
 
 
 def check_p4(p4, name):

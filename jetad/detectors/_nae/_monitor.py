@@ -13,6 +13,8 @@ from scipy.stats import spearmanr
 
 from jetad.metrics import image_concentration
 
+from .._inference import batched_inference
+
 __all__ = ["NAECollapseWarning", "TrainingMonitor", "external_stacklevel", "state_copy"]
 
 # Collapse warnings point at the caller of the detector, outside jetad.detectors.
@@ -92,19 +94,14 @@ class TrainingMonitor:
         of the energy with the image concentration ``mean(x^2)`` (near +-1 when
         the energy has degenerated into the trivial intensity ordering).
         """
-        module, X = self.module, self.X_val
-        module.eval()
-        device = next(module.parameters()).device
-        energies, latents = [], []
-        with torch.no_grad():
-            for start in range(0, X.shape[0], self.batch_size):
-                xb = torch.as_tensor(X[start:start + self.batch_size]).to(device)
-                z = module.encode(xb)
-                e = ((xb - module.decode(z)) ** 2).flatten(1).mean(dim=1)
-                energies.append(e.double().cpu().numpy())
-                latents.append(z.double().cpu().numpy())
-        e = np.concatenate(energies)
-        z = np.concatenate(latents)
+        def energy_and_latent(module, xb):
+            z = module.encode(xb)
+            e = ((xb - module.decode(z)) ** 2).flatten(1).mean(dim=1)
+            return torch.cat([e[:, None], z], dim=1)
+
+        out = batched_inference(self.module, self.X_val, energy_and_latent,
+                                batch_size=self.batch_size)
+        e, z = out[:, 0], out[:, 1:]
         spread = 1.0 - float(np.linalg.norm(z.mean(axis=0))) if len(z) else float("nan")
         corr = float("nan")
         if len(e) > 2 and np.ptp(e) > 0 and np.ptp(self.concentration) > 0:
