@@ -4,7 +4,7 @@ import numbers
 
 import numpy as np
 
-from ..jets import wrap_phi
+from ..jets import _MASS_SHELL_RTOL, P4_COLUMNS, _check_columns, as_padded, wrap_phi
 from ._base import (
     _check_shape_param,
     _ConstituentTransformer,
@@ -19,6 +19,11 @@ __all__ = ["JetImager"]
 # that constituents lying exactly on a symmetry line (e.g. on the jet axis after
 # the rotation) are treated deterministically instead of by round-off noise.
 _COORD_DECIMALS = 9
+# Images per float64 block of the pT^n / Gaussian post-processing.
+_POSTPROCESS_CHUNK = 4096
+# Smaller batches take the NumPy path: loading the compiled kernel costs ~1-2 s once
+# per process, more than imaging a few hundred jets without it.
+_KERNEL_MIN_JETS = 512
 
 
 class JetImager(_ConstituentTransformer):
@@ -184,6 +189,11 @@ class JetImager(_ConstituentTransformer):
         """
         self._check_params()
         h, w = self._image_shape()
+        p4_index = _kernel_p4_index(X, self.columns)
+        if p4_index is not None:
+            out, n_empty = self._kernel_images(X, p4_index)
+            _warn_empty(n_empty, len(out), "have no constituents")
+            return self._finish(out.reshape(len(out), h, w))
         out, n_empty = None, 0
         for start, n_jets, *flat in _iter_chunks(X, self.columns, convert=_flat_ptetaphi):
             if out is None:
@@ -193,6 +203,28 @@ class JetImager(_ConstituentTransformer):
             n_empty += int(np.sum(counts == 0))
         _warn_empty(n_empty, len(out), "have no constituents")
         return self._finish(out.reshape(len(out), h, w))
+
+    def _kernel_images(self, X, p4_index):
+        """Images of a padded four-momentum ndarray through the compiled kernel."""
+        from ._imager_kernel import image_kernel
+
+        h, w = self._image_shape()
+        center = self.center
+        center = ("centroid" if center is True or center == "centroid"
+                  else "leading" if center == "leading" else "none")
+        out = np.zeros((len(X), h * w), dtype=np.float32)
+        n_empty, bad_jet = image_kernel(
+            X, p4_index, (h, w), _check_shape_param(self.pixel_size, "pixel_size", numbers.Real),
+            center, self.rotate, self.flip, self.normalize, _MASS_SHELL_RTOL, out)
+        if bad_jet >= 0:
+            as_padded(X, self.columns)  # raises the detailed error
+            raise ValueError(f"jet {bad_jet} holds an invalid constituent")
+        if (self.pt_power is not None and self.pt_power != 1) or _sigma_on(self.gaussian_sigma):
+            for start in range(0, len(out), _POSTPROCESS_CHUNK):
+                block = out[start:start + _POSTPROCESS_CHUNK]
+                images = block.reshape(len(block), h, w).astype(np.float64)
+                block[...] = self._postprocess(images).reshape(len(block), h * w)
+        return out, n_empty
 
     def _pixelate(self, counts, jet, pt, eta, phi, eta_lead, phi_lead, out):
         """Fill ``out`` (n, H * W) float32 zeros with the images of flat constituents."""
@@ -276,6 +308,24 @@ class JetImager(_ConstituentTransformer):
             np.clip(images, 0.0, None, out=images)
             _renormalize(images, before)
         return images
+
+
+def _kernel_p4_index(X, columns):
+    """Columns of ``(E, px, py, pz)`` if ``X`` can go through the compiled kernel, else None.
+
+    The kernel takes zero-padded float32/float64 ndarrays of a four-momentum
+    layout without pT or mass columns (whose sign checks only the NumPy path
+    makes), of at least ``_KERNEL_MIN_JETS`` jets; everything else goes through
+    :func:`jetad.jets.flat_ptetaphi`.
+    """
+    if (type(X) is not np.ndarray or X.ndim != 3 or len(X) < max(_KERNEL_MIN_JETS, 1)
+            or X.dtype not in (np.float32, np.float64)):
+        return None
+    columns = _check_columns(columns)
+    if (X.shape[2] != len(columns) or not set(P4_COLUMNS) <= set(columns)
+            or set(columns) & {"pt", "m", "mass"}):
+        return None
+    return [columns.index(c) for c in P4_COLUMNS]
 
 
 def _sigma_on(sigma):
