@@ -3,8 +3,6 @@
 # Authors: The jetad developers
 # SPDX-License-Identifier: BSD-3-Clause
 
-import math
-
 import numpy as np
 
 from ._config import DETECTORS, DETERMINISTIC
@@ -111,11 +109,33 @@ def _new_group(unit, row):
     return {"task": unit["task"], "setting": unit["setting"], "signal": row["signal"],
             "label": row["label"], "method": unit["method"], "kind": unit["kind"],
             "auc": [], "rejection": [], "rejection_error": [], "fit_seconds": [],
-            "seeds": [], "bound": []}
+            "seeds": [], "bound": [], "rejection_low": [], "rejection_high": [],
+            "n_background_pass": [], "n_background": None,
+            "n_background_pass_reconstructed": False}
+
+
+def _row_rejection(unit, row):
+    """The row's 1/ε_B with its counts and interval, reconstructed for old rows."""
+    if row.get("n_background_pass") is not None:
+        return row
+    n_bkg = unit.get("n_test")
+    if n_bkg is None:  # no N_B recorded: nothing to reconstruct
+        return {"rejection": row["rejection"], "rejection_low": None, "rejection_high": None,
+                "n_background_pass": None, "n_background": None,
+                "rejection_bounded": bool(row.get("rejection_bounded", False))}
+    # old rows: 1/eps_B is N_B (not a limit) when no background jet passes the cut
+    bounded = row.get("rejection_bounded", row["rejection"] >= n_bkg - 1e-9)
+    return stored_rejection(row["rejection"], n_bkg, bounded=bounded)
 
 
 def aggregate(units):
-    """Metric rows averaged over seeds, one per (task, setting, signal, row label)."""
+    """Metric rows averaged over seeds, one per (task, setting, signal, row label).
+
+    Besides mean and sample std (``ddof=1``) of AUC and 1/ε_B, each group keeps
+    per seed the 68 % CL interval on 1/ε_B and the number of test background
+    jets passing the cut (reconstructed as ``N_B / rejection`` for rows recorded
+    without it, with ``n_background_pass_reconstructed`` set).
+    """
     groups = {}
     for u in units:
         if u.get("fingerprint") is None or "rows" not in u:
@@ -123,13 +143,16 @@ def aggregate(units):
         for r in u["rows"]:
             key = (u["task"], u["setting"], r["signal"], r["label"])
             g = groups.setdefault(key, _new_group(u, r))
+            rej = _row_rejection(u, r)
             g["auc"].append(r["auc"])
-            g["rejection"].append(r["rejection"])
+            g["rejection"].append(rej["rejection"])
             g["rejection_error"].append(r["rejection_error"])
             g["fit_seconds"].append(r.get("fit_seconds", u["fit_seconds"]))
-            # 1/eps_B is the bound N_B when no background jet passes the cut
-            g["bound"].append(bool(r.get("rejection_bounded",
-                                         r["rejection"] >= u.get("n_test", math.inf) - 1e-9)))
+            g["bound"].append(bool(rej["rejection_bounded"]))
+            for name in ("rejection_low", "rejection_high", "n_background_pass"):
+                g[name].append(rej[name])
+            g["n_background"] = rej["n_background"]
+            g["n_background_pass_reconstructed"] |= rej is not r
             g["seeds"].append(u["seed"])
     out = []
     for g in groups.values():
@@ -139,6 +162,7 @@ def aggregate(units):
         g["n_seeds"] = len(g["seeds"])
         g["deterministic"] = g["method"] in DETERMINISTIC
         g["rejection_at_bound"] = all(g["bound"])
+        g["low_count"] = any(k is not None and k < 10 for k in g["n_background_pass"])
         out.append(g)
     return out
 
