@@ -314,7 +314,7 @@ def _plot(rows, path):
     plt.close(fig)
 
 
-def main(argv=None):
+def _parser():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--qcd", nargs="+", help="QCD jet files (jetad generate), concatenated")
     p.add_argument("--top", nargs="+", help="top jet files, concatenated")
@@ -349,7 +349,11 @@ def main(argv=None):
     p.add_argument("--rerender", action="store_true",
                    help="rebuild --out from the runs stored in it (no data, no training)")
     p.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results", "nae.json"))
-    args = p.parse_args(argv)
+    return p
+
+
+def main(argv=None):
+    args = _parser().parse_args(argv)
     if args.rerender:
         print(rerender(args.out))
         return
