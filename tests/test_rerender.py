@@ -179,7 +179,7 @@ def test_suite_rerender_recomputes_counts_from_the_stored_scores(tmp_path):
     assert g["rejection"][0] == pytest.approx(n / 5) and g["rejection"][1] < n
     assert g["rejection_std"] == pytest.approx(np.std(g["rejection"], ddof=1))
     assert g["rejection_low"][0] <= g["rejection"][0] <= g["rejection_high"][0]
-    assert "(k = 5, 0/400) ⚠" in report and suite["finished_utc"] == "2026-01-01T00:00:00Z"
+    assert "(k = 5, 0/400; k = 0 enters as its lower limit) ⚠" in report and suite["finished_utc"] == "2026-01-01T00:00:00Z"
     assert report.count("a note") == 1
     # the unit files are left as they were; aggregate reconstructs their counts
     old = aggregate([json.loads((units / "top__AE__seed0.json").read_text())])

@@ -46,7 +46,9 @@ def _fmt_rej(g):
     value = (f"≥ {g['rejection_mean']:.0f}" if g["rejection_at_bound"]
              else _fmt(g["rejection_mean"], g["rejection_std"], g["n_seeds"], 1))
     flag = " ⚠" if min(ks) < 10 else ""
-    return f"{value} (k = {', '.join(map(str, ks))}/{g['n_background']}){flag}"
+    # a seed where none passes enters the mean with its lower limit
+    limit = "; k = 0 enters as its lower limit" if any(g["bound"]) and not all(g["bound"]) else ""
+    return f"{value} (k = {', '.join(map(str, ks))}/{g['n_background']}{limit}){flag}"
 
 
 def _fmt_time(s):
