@@ -23,7 +23,8 @@ it ends and is skipped when rerun with the same settings, so an interrupted
 table resumes where it stopped and the two directions can run as two processes
 side by side (``--directions top`` and ``--directions qcd``); the table in
 ``--out`` (JSON and Markdown) is built from all finished runs of those
-settings (``--summarize-only`` just rebuilds it).
+settings (``--summarize-only`` just rebuilds it; ``--rerender`` rebuilds it from the
+runs stored in ``--out`` itself, reconstructing the passing counts of old runs).
 
 The paper's protocol is ``--n-train 100000 --n-test 40000 --seeds 0 1 2
 --preset paper`` (hours per model on a GPU). The CPU table in
@@ -47,6 +48,7 @@ import torch
 
 import jetad
 from jetad import JetImager, NAEDetector
+from jetad._benchmark._results import format_rejection, stored_rejection
 from jetad.datasets import fetch_generated, load_jets
 from jetad.metrics import mean_std
 from jetad.model_selection import evaluate_detector, summarize_scores, trivial_baseline_scores
@@ -181,17 +183,32 @@ def _summary(rows):
     return out
 
 
-def _interval(low, high, n_pass, n_background):
-    if low is None:  # a run recorded before the intervals were kept
-        return "-"
-    high = "∞" if high is None else f"{high:.1f}"
-    return f"[{low:.1f}, {high}] ({n_pass}/{n_background})"
-
-
 def _intervals(s):
-    return "; ".join(_interval(lo, hi, k, s["n_background"]) for lo, hi, k in zip(
-        s["rejection_low_per_seed"], s["rejection_high_per_seed"],
-        s["n_background_pass_per_seed"], strict=True))
+    """Per seed: 1/eps_B with its 68% CL interval and the passing count k of N_B."""
+    if None in s["n_background_pass_per_seed"]:  # a run recorded before the counts were kept
+        return "-"
+    cells = [format_rejection({
+        "rejection": rej, "rejection_low": lo, "rejection_high": hi, "n_background_pass": k,
+        "n_background": s["n_background"], "rejection_bounded": hi is None})
+        for rej, lo, hi, k in zip(s["rejection_per_seed"], s["rejection_low_per_seed"],
+                                  s["rejection_high_per_seed"],
+                                  s["n_background_pass_per_seed"], strict=True)]
+    if len(set(cells)) == 1 and len(cells) > 1:  # a deterministic baseline
+        return f"{cells[0]} (every seed)"
+    return "; ".join(cells)
+
+
+def _rerender_runs(rows, n_background):
+    """Add the counts and intervals to runs stored without them (k = N_B / rejection)."""
+    reconstructed = False
+    for r in rows:
+        for model in MODELS:
+            m = r[model]
+            if m.get("n_background_pass") is None:
+                m.update(stored_rejection(m["rejection"], n_background,
+                                          bounded=m.get("rejection_bounded", False)))
+                reconstructed = True
+    return reconstructed
 
 
 def _markdown(summary, rows, meta):
@@ -201,8 +218,10 @@ def _markdown(summary, rows, meta):
              f"{sorted({r['seed'] for r in rows})}, parameters `{json.dumps(cfg['params'])}`.",
              "Mean ± std over seeds (ddof=1); 1/eps_B at eps_S = 0.2 ('≥' marks a lower limit: "
              "no background jet passed the cut); per seed its 68% CL Clopper-Pearson interval "
-             "and the test background jets passing the cut.", "",
-             "| anomaly (background) | model | AUC | 1/eps_B(0.2) | per seed: [68% CL] (pass/N) "
+             "(+up/−down) and the number k of the N_B test background jets passing the cut "
+             "(⚠: k < 10, few counts).", *([""] + [meta["rerender_note"]]
+                                            if meta.get("rerender_note") else []), "",
+             "| anomaly (background) | model | AUC | 1/eps_B(0.2) | per seed: 1/eps_B (68% CL; k/N_B) "
              "| paper AUC | paper 1/eps_B |",
              "|---|---|---|---|---|---|---|"]
     for label, bkg in (("top", "QCD"), ("qcd", "top")):
@@ -234,6 +253,39 @@ def _markdown(summary, rows, meta):
     return "\n".join(lines) + "\n"
 
 
+def _write_outputs(out, meta, rows):
+    """Write the JSON (summary and runs) and the Markdown table; return the Markdown."""
+    summary = _summary(rows)
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    _write_json(out, {"meta": meta, "paper": PAPER, "summary": summary, "runs": rows})
+    md = _markdown(summary, rows, meta)
+    with atomic_path(os.path.splitext(out)[0] + ".md") as tmp:
+        with open(tmp, "w") as fh:
+            fh.write(md)
+    return md
+
+
+def rerender(out):
+    """Rebuild ``out`` (JSON and Markdown) from the runs stored in it, without training.
+
+    Runs recorded before the passing counts were kept get them reconstructed
+    from the stored 1/eps_B (``k = N_B / rejection``, N_B the test background
+    jets of the configuration) with their Clopper-Pearson intervals, and the
+    files say so; the std over seeds is recomputed with ddof=1.
+    """
+    with open(out) as fh:
+        stored = json.load(fh)
+    meta, rows = stored["meta"], stored["runs"]
+    n_background = meta["config"]["n_test"]
+    if _rerender_runs(rows, n_background):
+        meta["rerender_note"] = (
+            f"Re-rendered from the stored per-seed values without retraining: k = round(N_B / "
+            f"(1/eps_B)) with N_B = {n_background} was reconstructed from the stored 1/eps_B "
+            "(not recorded by these runs), its interval from that k.")
+    meta["rerendered_utc"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    return _write_outputs(out, meta, rows)
+
+
 def _plot(rows, path):
     """AUC of the checkpoints against training time, one panel per direction."""
     import matplotlib
@@ -262,7 +314,7 @@ def _plot(rows, path):
     plt.close(fig)
 
 
-def main(argv=None):
+def _parser():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--qcd", nargs="+", help="QCD jet files (jetad generate), concatenated")
     p.add_argument("--top", nargs="+", help="top jet files, concatenated")
@@ -294,8 +346,17 @@ def main(argv=None):
     p.add_argument("--runs-dir", default=os.path.join(HERE, ".cache", "bench_nae_runs"),
                    help="finished (direction, seed) runs, for resuming")
     p.add_argument("--summarize-only", action="store_true")
+    p.add_argument("--rerender", action="store_true",
+                   help="rebuild --out from the runs stored in it (no data, no training)")
     p.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results", "nae.json"))
-    args = p.parse_args(argv)
+    return p
+
+
+def main(argv=None):
+    args = _parser().parse_args(argv)
+    if args.rerender:
+        print(rerender(args.out))
+        return
     if not args.reduced and (args.n_train < 100_000 or args.n_test < 20_000):
         raise SystemExit("fewer than 100k training / 20k test jets per class: pass --reduced")
     if args.threads:
@@ -345,15 +406,8 @@ def main(argv=None):
             "sources": rows[0].get("sources", sources), "jetad": jetad.__version__,
             "torch": torch.__version__, "machine": platform.platform(),
             "cpu_count": os.cpu_count(), "this_call_wall_s": time.perf_counter() - t0}
-    summary = _summary(rows)
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    _write_json(args.out, {"meta": meta, "paper": PAPER, "summary": summary, "runs": rows})
-    md = _markdown(summary, rows, meta)
-    with atomic_path(os.path.splitext(args.out)[0] + ".md") as tmp:
-        with open(tmp, "w") as fh:
-            fh.write(md)
+    print(_write_outputs(args.out, meta, rows))
     _plot(rows, os.path.splitext(args.out)[0] + "_auc_vs_time.png")
-    print(md)
 
 
 if __name__ == "__main__":

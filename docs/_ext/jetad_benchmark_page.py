@@ -187,6 +187,21 @@ def _pm(mean, err=None, digits=3):
     return f"{_fmt(mean, digits)} ± {_fmt(err, 2 if abs(err) < 100 else digits)}"
 
 
+def _rejection(r, value_key="rejection", error_key=None):
+    """1/ε_B with its 68 % CL interval and the passing count k of N_B, where recorded.
+
+    Falls back to ``value ± error`` for files written before the counts were kept.
+    """
+    k, n = r.get("n_background_pass"), r.get("n_background")
+    if k is None or n is None or r.get("rejection_low") is None:
+        return _pm(r.get(value_key), r.get(error_key) if error_key else None)
+    flag = " ⚠" if k < 10 else ""
+    if r.get("rejection_bounded") or r.get("rejection_high") is None:
+        return f"≥ {_fmt(r['rejection_low'])} (k = 0 of {_fmt(n)}){flag}"
+    return (f"{_fmt(r['rejection'])} [{_fmt(r['rejection_low'])}, "
+            f"{_fmt(r['rejection_high'])}], k = {_fmt(k)} of {_fmt(n)}{flag}")
+
+
 def _throughput_rows(per_threads):
     rows = []
     for threads, by_det in per_threads:
@@ -223,14 +238,18 @@ def _detectors_tables(data):
             continue
         p = paper.get(short, {})
         rows.append([f"AE, {text}", _fmt(r.get("auc")),
-                     _pm(r.get("rejection_at_0.2"), r.get("rejection_at_0.2_stat_err")),
+                     _rejection(r, "rejection_at_0.2", "rejection_at_0.2_stat_err"),
                      f"{_fmt(p.get('auc', '–'))} / {_fmt(p.get('rejection', '–'))}"])
         sign = "−mean(x²)" if short == "top" else "mean(x²)"
         best = "baseline_minus_mean_x2" if short == "top" else "baseline_mean_x2"
         rows.append([f"{sign} alone, {text.split(',')[0]}", _fmt(r.get(f"{best}_auc")),
-                     _fmt(r.get(f"{best}_rejection")), "–"])
+                     _rejection({f"{best}_rejection": r.get(f"{best}_rejection"),
+                                 **r.get("baselines", {}).get(sign, {})},
+                                f"{best}_rejection"), "–"])
     if rows:
-        out.append("Tagging (AUC; 1/ε_B at ε_S = 0.2 with its statistical error):\n\n")
+        out.append("Tagging (AUC; 1/ε_B at ε_S = 0.2 with its 68 % CL Clopper–Pearson interval "
+                   "and k, the test background jets passing the cut, of N_B; ⚠: k < 10; "
+                   "older files: the binomial error):\n\n")
         out.append(_table(["result", "AUC", "1/ε_B", "paper AUC / 1/ε_B"], rows))
     return "".join(out) or "(no ``tagging`` entry in this file)\n"
 
@@ -249,14 +268,21 @@ def _nae_tables(data):
             if not isinstance(r, dict):
                 continue
             p = paper.get(direction, {}).get(key, {})
+            ks = r.get("n_background_pass_per_seed") or []
+            counts = (f"{_fmt(ks)} of {_fmt(r.get('n_background'))}"
+                      + (" ⚠" if min(ks) < 10 else "")
+                      if ks and None not in ks else "–")
             rows.append([f"{text}, {name}", _fmt(s.get("n_seeds")),
                          _pm(r.get("auc_mean"), r.get("auc_std")),
-                         _pm(r.get("rejection_mean"), r.get("rejection_std")),
+                         _pm(r.get("rejection_mean"), r.get("rejection_std")), counts,
                          f"{_fmt(p['auc'])} / {_fmt(p['rejection'])}" if p else "–"])
     if not rows:
         return "(no ``summary`` entry in this file)\n"
-    return ("Mean ± standard deviation over the seeds (AUC; 1/ε_B at ε_S = 0.2):\n\n"
-            + _table(["result", "seeds", "AUC", "1/ε_B", "paper AUC / 1/ε_B"], rows))
+    return ("Mean ± sample standard deviation (ddof = 1) over the seeds (AUC; 1/ε_B at "
+            "ε_S = 0.2), and per seed k, the test background jets passing the cut, of N_B "
+            "(⚠: k < 10; the per-seed 68 % CL intervals are in ``nae.md``):\n\n"
+            + _table(["result", "seeds", "AUC", "1/ε_B", "k per seed", "paper AUC / 1/ε_B"],
+                     rows))
 
 
 def _export_tables(data):

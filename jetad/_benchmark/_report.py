@@ -12,10 +12,10 @@ import numpy as np
 
 from ..utils import atomic_json, atomic_path
 from ._config import DIRECTIONS, LABEL, PAPER
-from ._results import aggregate, method_order, mmd_table
+from ._results import aggregate, format_rejection, method_order, mmd_table
 from ._store import fingerprint
 
-__all__ = ["write_report"]
+__all__ = ["rerender_report", "write_report"]
 
 
 def _utc_now():
@@ -31,9 +31,24 @@ def _fmt(mean, std, n, digits):
 
 
 def _fmt_rej(g):
-    if g["rejection_at_bound"]:
-        return f"≥ {g['rejection_mean']:.0f}"
-    return _fmt(g["rejection_mean"], g["rejection_std"], g["n_seeds"], 1)
+    """1/ε_B: one seed with its 68 % CL interval and k/N_B, several as mean ± std and the k."""
+    ks = g.get("n_background_pass") or [None]
+    if None in ks:  # no counts recorded
+        if g["rejection_at_bound"]:
+            return f"≥ {g['rejection_mean']:.0f}"
+        return _fmt(g["rejection_mean"], g["rejection_std"], g["n_seeds"], 1)
+    if g["n_seeds"] == 1:
+        return format_rejection({"rejection": g["rejection"][0], "low_count": ks[0] < 10,
+                                 "rejection_low": g["rejection_low"][0],
+                                 "rejection_high": g["rejection_high"][0],
+                                 "n_background_pass": ks[0], "n_background": g["n_background"],
+                                 "rejection_bounded": g["bound"][0]})
+    value = (f"≥ {g['rejection_mean']:.0f}" if g["rejection_at_bound"]
+             else _fmt(g["rejection_mean"], g["rejection_std"], g["n_seeds"], 1))
+    flag = " ⚠" if min(ks) < 10 else ""
+    # a seed where none passes enters the mean with its lower limit
+    limit = "; k = 0 enters as its lower limit" if any(g["bound"]) and not all(g["bound"]) else ""
+    return f"{value} (k = {', '.join(map(str, ks))}/{g['n_background']}{limit}){flag}"
 
 
 def _fmt_time(s):
@@ -155,9 +170,10 @@ def _intro_lines(cfg):
         f"{len(seeds)} training seed(s) {seeds} (the jets are the same for every seed; "
         "mean ± sample std over seeds where there is more than one seed, a single value "
         "otherwise). Anomaly scores are higher = more anomalous; AUC below 0.5 means the score "
-        "ranks background as more anomalous and is reported as such. 1/ε_B at ε_S = 0.2 is "
-        "capped at the number of background test jets when no background jet passes the cut "
-        "(shown as ≥ N).",
+        "ranks background as more anomalous and is reported as such. 1/ε_B at ε_S = 0.2 with "
+        "its 68% CL Clopper-Pearson interval (+up/−down) and k/N_B, the number k of the N_B "
+        "background test jets that pass the cut (⚠: k < 10); when none passes, '≥' gives the "
+        "68% CL lower limit N_B/1.15.",
         "",
         "## Sizes used against the papers", "",
         "| task | training jets (background) | test jets per class | seeds | paper |",
@@ -271,7 +287,7 @@ def _run_section(cfg, state, run):
             + "; ".join(f"{i['finished_utc']}: {i['wall_seconds']:.0f} s, {i['units_run']}"
                         for i in run["invocations"]),
             f"- sum of the training times of all units: {run['unit_seconds']:.0f} s",
-            f"- machine: {platform.platform()}, {os.cpu_count()} CPUs",
+            f"- machine: {run['machine']['platform']}, {run['machine']['cpu_count']} CPUs",
             *(f"- data {k}: `{v['path']}` (first {v['n_jets_used']} jets)"
               for k, v in run["files"].items()),
             *(f"- note: {n}" for n in run["notes"]), ""]
@@ -298,8 +314,7 @@ def _summary(cfg, agg, units, state, run, figures):
         "invocations": run["invocations"], "unit_fit_seconds_total": run["unit_seconds"],
         "figures": figures, "data_files": run["files"],
         "wall_seconds": run["wall_seconds"], "jetad_version": jetad.__version__,
-        "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count(),
-                    "python": platform.python_version()},
+        "machine": run["machine"],
         "finished_utc": _utc_now(),
     }
 
@@ -326,21 +341,92 @@ def write_report(cfg, output_dir, units, state, figures, total_s):
     report : str
         The Markdown text.
     """
-    agg = aggregate(units)
     model_figs = sorted({f for u in units for f in u.get("figures", [])})
     invocations = _previous_invocations(output_dir, cfg) + [
         {"finished_utc": _utc_now(), "wall_seconds": round(total_s, 1),
          "units_run": state.ran, "units_reused": state.reused}]
     run = {"notes": _notes(state, units), "invocations": invocations,
            "unit_seconds": sum(float(u.get("fit_seconds") or 0.0) for u in units),
-           "files": state.data_files(), "wall_seconds": total_s}
+           "files": state.data_files(), "wall_seconds": total_s,
+           "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count(),
+                       "python": platform.python_version()}}
+    report, summary = _render(cfg, units, state, run, figures, model_figs)
+    _write(output_dir, report, summary)
+    return report
+
+
+def _render(cfg, units, state, run, figures, model_figs):
+    """The Markdown report and the ``suite.json`` content."""
+    agg = aggregate(units)
     lines = [*_intro_lines(cfg), *_top_qcd_section(cfg, agg, figures),
              *_dark_section(cfg, agg, figures), *_mmd_section(cfg, units),
              *_model_figure_section(model_figs), *_observation_section(agg),
              *_run_section(cfg, state, run)]
-    report = "\n".join(lines)
+    return "\n".join(lines), _summary(cfg, agg, units, state, run, figures + model_figs)
+
+
+def _write(output_dir, report, summary):
     with atomic_path(os.path.join(output_dir, "report.md")) as tmp, open(tmp, "w") as fh:
         fh.write(report)
-    atomic_json(os.path.join(output_dir, "suite.json"),
-                _summary(cfg, agg, units, state, run, figures + model_figs))
+    atomic_json(os.path.join(output_dir, "suite.json"), summary)
+
+
+def _rescored(unit, folder):
+    """The unit with its metric rows recomputed from its stored scores (exact counts k)."""
+    from jetad.model_selection import summarize_scores
+
+    path = os.path.join(folder, unit.get("scores_file") or "")
+    if "rows" not in unit or not os.path.isfile(path):
+        return unit
+    with np.load(path) as z:
+        rows = [{**r, **summarize_scores(z[f"{r['signal']}|y"],
+                                         z[f"{r['signal']}|{r['label']}"].astype(np.float64))}
+                for r in unit["rows"]]
+    return {**unit, "rows": rows}
+
+
+def rerender_report(output_dir):
+    """Rebuild ``report.md`` and ``suite.json`` from the stored units, without training.
+
+    Every metric row is recomputed from the unit's stored scores (the ``.npz``
+    beside it: float32, so a tie can move 1/ε_B in the last digits) with
+    :func:`jetad.model_selection.summarize_scores`: the exact passing counts,
+    Clopper–Pearson intervals and the lower limit where none passes. A row
+    without stored scores gets k reconstructed as ``N_B / rejection``. The
+    configuration, notes, invocations and figures are those of the stored
+    ``suite.json``; the unit files are not changed.
+
+    Parameters
+    ----------
+    output_dir : str
+        A suite output folder (``suite.json`` and ``units/``).
+
+    Returns
+    -------
+    report : str
+        The Markdown text.
+    """
+    import glob
+    import types
+
+    with open(os.path.join(output_dir, "suite.json")) as fh:
+        old = json.load(fh)
+    units = []
+    for path in sorted(glob.glob(os.path.join(output_dir, "units", "*", "*.json"))):
+        with open(path) as fh:
+            units.append(_rescored(json.load(fh), os.path.dirname(path)))
+    state = types.SimpleNamespace(ran=old["units_run"], reused=old["units_reused"])
+    # the stored notes already hold the roll-backs and collapses of _notes
+    run = {"notes": list(old["notes"]), "invocations": old["invocations"],
+           "unit_seconds": old["unit_fit_seconds_total"], "files": old["data_files"],
+           "wall_seconds": old["wall_seconds"], "machine": old["machine"]}
+    model_figs = sorted({f for u in units for f in u.get("figures", [])})
+    figures = [f for f in old["figures"] if f not in model_figs]
+    report, summary = _render(old["config"], units, state, run, figures, model_figs)
+    summary["finished_utc"] = old["finished_utc"]
+    summary["rerendered_utc"] = _utc_now()
+    summary["rerender_note"] = ("1/eps_B, its interval and k recomputed from the stored "
+                                "scores of every unit, without retraining.")
+    _write(output_dir, report, summary)
     return report
+
