@@ -14,7 +14,10 @@ is the MALA correction *for that same temperature* (the public NAE code used
 
 Every gradient is taken with :func:`torch.autograd.grad` on a detached copy of
 the state, so the ``.grad`` of the network parameters is never touched, and all
-randomness comes from an explicit :class:`torch.Generator`.
+randomness comes from an explicit :class:`torch.Generator`. With
+``differentiable=True`` (the Wasserstein NAE) the states are not detached and
+the input gradients keep their graph (``create_graph``), so the final states
+are differentiable functions of the network parameters through every step.
 """
 
 from dataclasses import dataclass, field
@@ -86,6 +89,16 @@ def _energy_and_grad(energy_fn, x):
     return e.detach(), g.detach()
 
 
+def _energy_and_graph_grad(energy_fn, x):
+    """Energies (detached) and input gradients that keep their graph to the parameters."""
+    with torch.enable_grad():
+        if not x.requires_grad:
+            x = x.requires_grad_(True)
+        e = energy_fn(x)
+        (g,) = torch.autograd.grad(e.sum(), x, create_graph=True)
+    return e.detach(), g
+
+
 def _project(x, sphere, bounds):
     if bounds is not None:
         x = x.clamp(bounds[0], bounds[1])
@@ -125,7 +138,7 @@ class LangevinResult:
 
 def langevin_chain(energy_fn, x0, *, n_steps, step_size, noise_std, clip_grad=None,
                    bounds=None, sphere=False, metropolis=False, noise_anneal=False,
-                   generator=None):
+                   generator=None, differentiable=False):
     """Run a batch of independent Langevin chains on ``energy_fn``.
 
     Parameters
@@ -157,6 +170,10 @@ def langevin_chain(energy_fn, x0, *, n_steps, step_size, noise_std, clip_grad=No
         public NAE code.
     generator : torch.Generator or None, default=None
         Source of all randomness.
+    differentiable : bool, default=False
+        Keep the autograd graph of every step (the start ``x0`` is detached),
+        so that the final states can be back-propagated into the parameters
+        of ``energy_fn``. The random draws are the same as without it.
 
     Returns
     -------
@@ -167,8 +184,9 @@ def langevin_chain(energy_fn, x0, *, n_steps, step_size, noise_std, clip_grad=No
     if step_size <= 0 or noise_std < 0:
         raise ValueError(
             f"step_size must be > 0 and noise_std >= 0, got {step_size}, {noise_std}")
+    energy_and_grad = _energy_and_graph_grad if differentiable else _energy_and_grad
     x = _project(x0.detach(), sphere, bounds)
-    e, g = _energy_and_grad(energy_fn, x)
+    e, g = energy_and_grad(energy_fn, x)
     e_start = e.clone()
     shape = (-1,) + (1,) * (x.dim() - 1)
     n_acc, n_tot, trace, temps = 0.0, 0, [], []
@@ -178,7 +196,7 @@ def langevin_chain(energy_fn, x0, *, n_steps, step_size, noise_std, clip_grad=No
         drift = -step_size * clip_grad_per_sample(g, clip_grad)
         noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
         y = _project(x + drift + sigma * noise, sphere, bounds)
-        e_y, g_y = _energy_and_grad(energy_fn, y)
+        e_y, g_y = energy_and_grad(energy_fn, y)
         if metropolis and sigma > 0:
             temp = temps[-1]
             drift_y = -step_size * clip_grad_per_sample(g_y, clip_grad)
@@ -199,7 +217,7 @@ def langevin_chain(energy_fn, x0, *, n_steps, step_size, noise_std, clip_grad=No
         n_tot += x.shape[0]
         trace.append(float(e.mean()))
     rate = n_acc / n_tot if n_tot else 1.0
-    return LangevinResult(x.detach(), e, e_start, rate, trace, temps)
+    return LangevinResult(x if differentiable else x.detach(), e, e_start, rate, trace, temps)
 
 
 class ReplayBuffer:

@@ -150,7 +150,7 @@ class LangevinSampler(BaseEstimator):
         return {"z": implied_temperature(self.z_step_size, self.z_noise_std),
                 "x": implied_temperature(self.x_step_size, self.x_noise_std)}
 
-    def draw(self, module, n, *, latent_dim, generator, buffer=None):
+    def draw(self, module, n, *, latent_dim, generator, buffer=None, differentiable=False):
         """Draw ``n`` negative samples from an NAE module (which must be in eval mode).
 
         Parameters
@@ -164,6 +164,12 @@ class LangevinSampler(BaseEstimator):
         buffer : ReplayBuffer or None, default=None
             Chains start from it (and their final latent states are pushed to
             it); None: fresh uniform starts.
+        differentiable : bool, default=False
+            Keep the graph of the image chain (the Wasserstein NAE): its final
+            states are differentiable in the module's parameters through
+            every image-chain step; the latent chain and the decoded chain
+            start are not (as in the public WNAE code). The random draws are
+            the same as without it.
 
         Returns
         -------
@@ -171,11 +177,24 @@ class LangevinSampler(BaseEstimator):
             The latent and the image chain.
         from_buffer : torch.Tensor of bool, shape (n,)
         """
+        if differentiable:
+            with fast_eval(module):
+                z_result, x0, from_buffer = self._draw_latent(
+                    module, n, latent_dim=latent_dim, generator=generator, buffer=buffer)
+            # no cached spectral-norm weights here: they are computed without autograd
+            x_result = self._x_chain(module, x0, generator, differentiable=True)
+            return z_result, x_result, from_buffer
         with fast_eval(module):  # the weights do not change during the chains
             return self._draw(module, n, latent_dim=latent_dim, generator=generator,
                               buffer=buffer)
 
     def _draw(self, module, n, *, latent_dim, generator, buffer):
+        z_result, x0, from_buffer = self._draw_latent(module, n, latent_dim=latent_dim,
+                                                      generator=generator, buffer=buffer)
+        return z_result, self._x_chain(module, x0, generator), from_buffer
+
+    def _draw_latent(self, module, n, *, latent_dim, generator, buffer):
+        """Latent starts, the latent chain and the decoded image-chain starts."""
         device = next(module.parameters()).device
         if buffer is not None:
             z0, from_buffer = buffer.draw(n, generator=generator)
@@ -195,13 +214,15 @@ class LangevinSampler(BaseEstimator):
             buffer.push(z_result.x)
         with torch.no_grad():
             x0 = module.decode(z_result.x)
+        return z_result, x0, from_buffer
+
+    def _x_chain(self, module, x0, generator, differentiable=False):
         bounds = None if self.x_bounds is None else tuple(float(b) for b in self.x_bounds)
-        x_result = langevin_chain(module.energy, x0, n_steps=self.n_x_steps,
-                                  step_size=self.x_step_size, noise_std=self.x_noise_std,
-                                  clip_grad=self.x_clip_grad, bounds=bounds,
-                                  metropolis=self.x_metropolis,
-                                  noise_anneal=self.x_noise_anneal, generator=generator)
-        return z_result, x_result, from_buffer
+        return langevin_chain(module.energy, x0, n_steps=self.n_x_steps,
+                              step_size=self.x_step_size, noise_std=self.x_noise_std,
+                              clip_grad=self.x_clip_grad, bounds=bounds,
+                              metropolis=self.x_metropolis, noise_anneal=self.x_noise_anneal,
+                              generator=generator, differentiable=differentiable)
 
 
 class NestedSamplerMixin:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from ._monitor import external_stacklevel
 from ._sampler import SAMPLER_PARAMS, LangevinSampler
 
-__all__ = ["NAE_PRESETS", "NAESettings", "resolve_settings"]
+__all__ = ["ADDED_PARAMS", "NAE_PRESETS", "NAESettings", "resolve_settings"]
 
 
 #: Named settings. ``"paper"`` is Table 1 (and appendix A) of arXiv:2206.14225;
@@ -32,6 +32,8 @@ NAE_PRESETS = {
 #: Detector parameters that fall back to the preset when None.
 _PRESET_DETECTOR_PARAMS = ("max_epochs", "batch_size", "lr", "nae_epochs", "nae_batch_size",
                            "nae_lr", "l2_norm_reg", "input_scale")
+#: Detector parameters added after detectors were first pickled, with their defaults.
+ADDED_PARAMS = {"loss": "contrastive", "sinkhorn_epsilon": 0.1, "sinkhorn_iterations": 100}
 #: Deprecated flat aliases of the sampler's parameters (value when not given).
 DEPRECATED = "deprecated"
 
@@ -63,6 +65,9 @@ class NAESettings:
     keep_checkpoints: bool
     verbose: int
     sampler: LangevinSampler
+    loss: str = "contrastive"
+    sinkhorn_epsilon: float = 0.1
+    sinkhorn_iterations: int = 100
 
 
 def _sampler_with_aliases(detector):
@@ -113,5 +118,7 @@ def resolve_settings(detector):
         gamma=detector.gamma, gamma_pos=detector.gamma_pos, energy_scale=detector.energy_scale,
         collapse_threshold=detector.collapse_threshold, check_interval=detector.check_interval,
         selection=detector.selection, keep_checkpoints=detector.keep_checkpoints,
-        verbose=detector.verbose, sampler=sampler,
+        verbose=detector.verbose, sampler=sampler, loss=detector.loss,
+        sinkhorn_epsilon=detector.sinkhorn_epsilon,
+        sinkhorn_iterations=detector.sinkhorn_iterations,
     )

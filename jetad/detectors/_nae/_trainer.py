@@ -1,4 +1,4 @@
-"""The NAE phase: contrastive loss, one optimisation step, the loop over iterations."""
+"""The NAE phase: contrastive or Wasserstein loss, one optimisation step, the loop."""
 
 import math
 import time
@@ -8,8 +8,9 @@ import torch
 
 from .._progress import NAEProgress
 from ._monitor import TrainingMonitor
+from ._wasserstein import wasserstein_loss
 
-__all__ = ["NAEResult", "NAETrainer", "nae_loss", "torch_generator"]
+__all__ = ["NAEResult", "NAETrainer", "nae_loss", "torch_generator", "wnae_loss"]
 
 
 def torch_generator(seed, device):
@@ -45,8 +46,56 @@ def nae_loss(e_pos, e_neg, module, settings, weight=None):
     return loss, squared_norm
 
 
+def wnae_loss(x_pos, x_neg, module, settings, scale, weight=None):
+    r"""The Wasserstein NAE loss, and the squared L2 norm of the weights.
+
+    :math:`S_\varepsilon(x^+, x^-) / (d\,s) + \lambda_{L2}\lVert\theta\rVert^2`:
+    the debiased Sinkhorn divergence of the two batches (squared Euclidean
+    cost, see :mod:`._wasserstein`) per pixel (``d`` pixels) in units of the
+    energy scale ``s``, which keeps it of order 1 like the contrastive loss.
+    ``x_neg`` must carry its graph to the parameters (a differentiable chain).
+
+    Returns
+    -------
+    loss, squared_norm : torch.Tensor
+    """
+    n_pixels = x_pos[0].numel()
+    distance = wasserstein_loss(x_pos, x_neg, settings.sinkhorn_epsilon,
+                                settings.sinkhorn_iterations, pos_weights=weight)
+    loss = distance / (n_pixels * scale)
+    squared_norm = sum((p ** 2).sum() for p in module.parameters())
+    if settings.l2_norm_reg:
+        loss = loss + settings.l2_norm_reg * squared_norm
+    return loss, squared_norm
+
+
 def _spread(x, batch_size):
     return float(x.flatten(1).var(0).sum()) if batch_size > 1 else 1.0
+
+
+def _diagnostics(loss, e_pos, e_neg, squared_norm, x_pos, x_neg, z_result, x_result,
+                 from_buffer):
+    """The ``history_`` row of one step (without iteration, epoch and time)."""
+    batch_size = x_pos.shape[0]
+    with torch.no_grad():
+        spread_pos = _spread(x_pos, batch_size)
+        spread_neg = _spread(x_neg, batch_size)
+    return {
+        "loss": float(loss.detach()),
+        "pos_energy": float(e_pos.detach().mean()),
+        "neg_energy": float(e_neg.detach().mean()),
+        "neg_energy_z0": float(z_result.energy_start.mean()),
+        "neg_energy_z": float(z_result.energy.mean()),
+        "neg_energy_x": float(x_result.energy.mean()),
+        "accept_z": z_result.accept_rate, "accept_x": x_result.accept_rate,
+        "weight_norm": float(squared_norm.detach().sqrt()),
+        "sample_spread": spread_neg / spread_pos if spread_pos > 0 else 1.0,
+        "buffer_fraction": float(from_buffer.float().mean()),
+        "pos_x2": float(x_pos.flatten(1).pow(2).mean()),
+        "neg_x2": float(x_neg.flatten(1).pow(2).mean()),
+        "pos_sum": float(x_pos.flatten(1).sum(1).mean()),
+        "neg_sum": float(x_neg.flatten(1).sum(1).mean()),
+    }
 
 
 @dataclass
@@ -103,6 +152,8 @@ class NAETrainer:
 
     def step(self, x_pos, w_pos=None):
         """One optimisation step on a positive batch; returns its diagnostics (no bookkeeping)."""
+        if self.settings.loss == "wasserstein":
+            return self._wasserstein_step(x_pos, w_pos)
         module, batch_size = self.module, x_pos.shape[0]
         z_result, x_result, from_buffer = self.sample_negatives(batch_size)
         x_neg = x_result.x.detach()
@@ -113,25 +164,27 @@ class NAETrainer:
         loss, squared_norm = nae_loss(e_pos, e_neg, module, self.settings, w_pos)
         loss.backward()
         self.optimizer.step()
-        with torch.no_grad():
-            spread_pos = _spread(x_pos, batch_size)
-            spread_neg = _spread(x_neg, batch_size)
-        return {
-            "loss": float(loss.detach()),
-            "pos_energy": float(e_pos.detach().mean()),
-            "neg_energy": float(e_neg.detach().mean()),
-            "neg_energy_z0": float(z_result.energy_start.mean()),
-            "neg_energy_z": float(z_result.energy.mean()),
-            "neg_energy_x": float(x_result.energy.mean()),
-            "accept_z": z_result.accept_rate, "accept_x": x_result.accept_rate,
-            "weight_norm": float(squared_norm.detach().sqrt()),
-            "sample_spread": spread_neg / spread_pos if spread_pos > 0 else 1.0,
-            "buffer_fraction": float(from_buffer.float().mean()),
-            "pos_x2": float(x_pos.flatten(1).pow(2).mean()),
-            "neg_x2": float(x_neg.flatten(1).pow(2).mean()),
-            "pos_sum": float(x_pos.flatten(1).sum(1).mean()),
-            "neg_sum": float(x_neg.flatten(1).sum(1).mean()),
-        }
+        return _diagnostics(loss, e_pos, e_neg, squared_norm, x_pos, x_neg, z_result, x_result,
+                            from_buffer)
+
+    def _wasserstein_step(self, x_pos, w_pos):
+        """The WNAE step: back-propagation through the image chain into the parameters."""
+        module, batch_size = self.module, x_pos.shape[0]
+        module.eval()
+        z_result, x_result, from_buffer = self.sampler.draw(
+            module, batch_size, latent_dim=self.latent_dim, generator=self.generator,
+            buffer=self.buffer, differentiable=True)
+        module.train()
+        self.optimizer.zero_grad(set_to_none=True)
+        with torch.no_grad():  # diagnostics only; in train mode for the power iteration
+            e_pos = module.energy(x_pos) / self.scale
+        e_neg = x_result.energy / self.scale
+        loss, squared_norm = wnae_loss(x_pos, x_result.x, module, self.settings, self.scale,
+                                       w_pos)
+        loss.backward()
+        self.optimizer.step()
+        return _diagnostics(loss, e_pos, e_neg, squared_norm, x_pos, x_result.x.detach(),
+                            z_result, x_result, from_buffer)
 
     def _energy_scale(self, val_energy):
         """``s`` of the loss: the pre-trained AE's mean validation energy with "auto"."""
