@@ -279,6 +279,18 @@ def _add_benchmark(sub, parents):
                        help="comma-separated subset of top_qcd,dark,mmd (default: config)")
 
 
+def _threads_arg(text):
+    if text == "auto":
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer or 'auto', got {text!r}")
+    return value
+
+
 def _build_parser():
     parser = argparse.ArgumentParser(
         prog="jetad", description="Unsupervised anomaly detection on LHC jets.",
@@ -291,6 +303,10 @@ def _build_parser():
     debug = argparse.ArgumentParser(add_help=False)
     debug.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                        help="show the Python traceback of an error")
+    debug.add_argument("--threads", type=_threads_arg, default="auto",
+                       help="torch threads: a number, or 'auto' for the cores that other "
+                            "processes leave idle (an OMP_NUM_THREADS in the environment "
+                            "is kept)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     inputs = _input_parent()
     _add_demo(sub, [debug])
@@ -346,6 +362,10 @@ def _run(parser, args):
         return 0
     if args.command is None:
         parser.error(f"a command is required: {', '.join(_COMMANDS)}")
+    if args.command in ("demo", "train", "score", "benchmark"):
+        from jetad.utils._threads import configure_threads
+
+        configure_threads(args.threads)
     if args.command == "demo":
         from jetad._demo import run_demo
 
