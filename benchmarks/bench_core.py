@@ -59,13 +59,13 @@ latent carries that through training to ~4e-5; it is not a scoring difference.
 
 ## What limits the figures
 
-* Threads and load: this run (the second of the session) had a load average of about 2 on the
-  2 cores. In the first run (load 4-6, other sessions' test runs beside it) the 2-thread rows
-  collapsed (AE scoring 910 jets/s, NAE iteration 5.4 s against 0.34 s on 1 thread): two torch
-  threads on two busy cores oversubscribe, the signature the issue reports for `jetad demo`.
-  jetad never raises the torch thread count: scoring and training use
-  `torch.get_num_threads()` as the caller set it (`torch.set_num_threads`, `OMP_NUM_THREADS`);
-  on a shared machine use 1 thread per process.
+* Threads and load: the run of 2026-12-03 (quiet machine, Intel Xeon with AVX-512) gives lower
+  torch rates than the run of 2026-12-01 on an AMD EPYC (AE scoring on 2 threads 4.5k against
+  8.4k jets/s there, under load ~2); the ratios to 5918974 measured side by side are the figures
+  to compare. Two torch threads on two busy cores oversubscribe (the signature the issue reports
+  for `jetad demo`); the library never raises the torch thread count, and the `jetad` command
+  line (`--threads auto`) runs on the cores other processes leave idle, with
+  `OMP_WAIT_POLICY=PASSIVE`.
 * Scoring (profile above): the 8-filter 3x3 convolutions dominate and run well below the matmul
   rate (im2col depth 9-72 is too shallow for the GEMM kernels), then the memory-bound PReLU and
   the max-pooling. The 10k jets/s target on 2 threads needs fewer passes over the activations
@@ -73,10 +73,16 @@ latent carries that through training to ~4e-5; it is not a scoring difference.
 * NAE iteration: in the chain profile (one draw, 1 thread) convolution forward 28 %, convolution
   backward 25 %, PReLU backward 13 %, upsampling forward + backward 9 %; Python-level overhead
   of the chain step is a few percent, so fewer Python operations per step would not give the 4x.
-* `JetImager` / `LundPlane` were not changed in this work (the 200k jets/s target is not
-  addressed). Their code did change between 5918974 and now (the imager wraps the azimuth with
-  the shared float64 `jetad.jets.wrap_phi`, the Lund plane was rewritten); the two columns were
-  measured minutes apart under a varying load and were not profiled.
+* `JetImager`: padded four-momentum arrays of >= 512 jets go through a compiled kernel
+  (`jetad/preprocessing/_imager_kernel.py`, numba; bit-identical images to the NumPy path).
+  Profile on 20k synthetic jets (60 constituents padded to 200, float32, 1 thread, ~0.15 s):
+  validation + packing of the 4M padded rows 30 ms, `arcsinh` + `arctan2` of the 1.2M real
+  constituents (NumPy SIMD) 9 ms, centring/rotation/flip/binning 70 ms (wrap of the azimuth
+  14 ms, scatter into the pixels 19 ms), first touch of the 128 MB of output images 15 ms.
+  Scalar libm `asinh` + `atan2` + `hypot` alone cost 93 ns per constituent (5.6 us per jet,
+  i.e. at most 180k jets/s), which is why the transcendentals go through NumPy's SIMD ufuncs.
+  The 200k target is not reached: the per-constituent geometry (about 60 ns per constituent)
+  would have to halve. `LundPlane` (FastJet reclustering) was not changed.
 """
 
 
@@ -162,8 +168,8 @@ def _preprocessing(sizes):
     X = _constituents(sizes["n_jets"])
     out = {}
     for name, est in (("JetImager", JetImager()), ("LundPlane", LundPlane())):
-        est.fit(X[:256])
-        est.transform(X[:256])
+        est.fit(X[:1024])
+        est.transform(X[:1024])  # >= 512 jets: also loads JetImager's compiled kernel
         cpus = []
         for _ in range(sizes["repeats"]):
             c0 = time.process_time()
@@ -289,10 +295,11 @@ def _markdown(result):
     lines = ["# Neural core against the hardware (`bench_core.py`)", "",
              f"Command: `{result['command']}`. Mode `{result['mode']}`; torch "
              f"{result['versions']['torch']}, Python {result['versions']['python']}, "
-             f"{result['machine']['cpu_count']} CPU cores. **The machine was shared** (a "
-             f"test-suite run and other sessions beside it): load average "
-             f"{result['load_average_start']} at the start, {result['load_average_end']} at "
-             "the end; absolute rates drop with the load, the side-by-side ratios much less.",
+             f"{result['machine']['cpu_count']} CPU cores ({result['machine'].get('cpu', '?')}). "
+             f"Load average {result['load_average_start']} at the start, "
+             f"{result['load_average_end']} at the end (the benchmark itself counts); "
+             "absolute rates drop with the load and differ between machines, the side-by-side "
+             "ratios much less.",
              "", "Dense float32 matmul (2048², same run, current arm): "
              + ", ".join(f"{t} thread(s) {_fmt(g)} GFLOP/s"
                          for t, g in result["matmul_gflops"].items()) + ".", "",
@@ -311,6 +318,17 @@ def _markdown(result):
     lines += [f"| `{p['op']}` | {100 * p['self_cpu_fraction']:.1f} % | {p['calls']} |"
               for p in result["profile_AE_scoring"]]
     return "\n".join(lines) + "\n" + NOTES
+
+
+def _cpu_model():
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
 
 
 def main(argv=None):
@@ -344,7 +362,8 @@ def main(argv=None):
         "load_average_end": [round(v, 2) for v in os.getloadavg()],
         "total_seconds": time.perf_counter() - t0,
         "versions": {"python": platform.python_version(), "torch": torch.__version__},
-        "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform()},
+        "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(),
+                    "cpu": _cpu_model()},
         "matmul_gflops": {t: runs[("current", t)]["matmul_gflops_before"] for t in (1, 2)},
         "rows": _rows(runs), "score_agreement": agreement,
         "profile_AE_scoring": runs[("current", 2)].pop("profile_AE_scoring"),
