@@ -21,14 +21,11 @@ from jetad.detectors._nae._wasserstein import (
 
 
 def _tiny_images(n=64, side=8, seed=0):
-    """Unit-sum 'jet-like' images: a blob plus noise."""
-    rng = np.random.default_rng(seed)
+    """Unit-sum random images (Dirichlet pixel fractions, peaked toward the centre)."""
     yy, xx = np.mgrid[:side, :side]
-    cy = rng.normal(side / 2, 1.0, n)[:, None, None]
-    cx = rng.normal(side / 2, 1.0, n)[:, None, None]
-    img = np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / 4.0) + 0.05 * rng.random((n, side, side))
-    img /= img.sum(axis=(1, 2), keepdims=True)
-    return img.reshape(n, -1).astype(np.float32)
+    weight = np.exp(-((yy - side / 2) ** 2 + (xx - side / 2) ** 2) / 8.0).ravel() + 0.05
+    images = np.random.default_rng(seed).dirichlet(4.0 * weight, size=n)
+    return images.astype(np.float32)
 
 
 def _fast(**kw):
