@@ -92,7 +92,7 @@ PRESETS = {
         "baselines": {"mean_x2": {}, "isolation_forest": {"n_estimators": 200},
                       "jet_mass": {}, "supervised_cnn": {"max_epochs": 10}},
         "top_qcd": {"n_train": 10000, "n_test": 5000},
-        "dark": {"n_train": 10000, "n_test": 5000, "detectors": ["AE", "NAE"]},
+        "dark": {"n_train": 20000, "n_test": 10000, "detectors": ["AE", "NAE"]},
         "mmd": {"n_subsample": 2000},
     },
     "paper": {
