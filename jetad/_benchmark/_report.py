@@ -6,6 +6,8 @@
 import json
 import os
 import platform
+import shlex
+import sys
 import time
 
 import numpy as np
@@ -115,19 +117,24 @@ def _dark_tables(cfg, agg):
     return out
 
 
+#: Baselines a detector row must beat: how peaked the image is and the jet mass, both signs.
+TRIVIAL_BASELINES = ("mean(x²)", "−mean(x²)", "jet mass", "−jet mass")
+
+
 def _observations(agg):
-    trivial = {}
+    best = {}
     for g in agg:
-        if g["label"] in ("mean(x²)", "−mean(x²)"):
+        if g["label"] in TRIVIAL_BASELINES:
             key = (g["task"], g["setting"], g["signal"])
-            trivial[key] = max(trivial.get(key, 0.0), g["auc_mean"])
+            if g["auc_mean"] > best.get(key, ("", 0.0))[1]:
+                best[key] = (g["label"], g["auc_mean"])
     out = []
     for g in sorted(agg, key=lambda g: (g["task"], g["setting"], g["signal"], g["label"])):
         key = (g["task"], g["setting"], g["signal"])
-        if g["kind"] == "detector" and key in trivial and g["auc_mean"] <= trivial[key]:
+        if g["kind"] == "detector" and key in best and g["auc_mean"] <= best[key][1]:
             out.append(f"- {g['task']} {g['setting']}, {LABEL.get(g['signal'], g['signal'])} "
                        f"as anomaly: {g['label']} AUC {g['auc_mean']:.3f} ≤ "
-                       f"{trivial[key]:.3f}")
+                       f"{best[key][0]} {best[key][1]:.3f}")
     return out
 
 
@@ -147,6 +154,17 @@ def _mmd_lines(units):
             cells.append("-" if v is None else _fmt(v[0] * 1e3, v[1] * 1e3, v[2], 2))
         lines.append(f"| {n:g} | " + " | ".join(cells) + " |")
     return lines
+
+
+def _command_line():
+    """This process's command line, absolute paths shown relative to the working directory."""
+    def portable(arg):
+        if not os.path.isabs(arg):
+            return arg
+        rel = os.path.relpath(arg)
+        return rel if not rel.startswith("..") else os.path.basename(arg)
+
+    return shlex.join([os.path.basename(sys.argv[0]), *map(portable, sys.argv[1:])])
 
 
 def _previous_invocations(output_dir, cfg):
@@ -255,9 +273,9 @@ def _observation_section(agg):
     if not obs:
         return []
     return ["## Detectors against the trivial score", "",
-            "Detector rows whose AUC does not exceed the better sign of mean(x²) on the "
-            "same test jets (anchors §9: such a detector has learned nothing beyond how "
-            "peaked the jet image is):", "", *obs, ""]
+            "Detector rows whose AUC does not exceed the best trivial baseline on the same "
+            "test jets (mean(x²) or the jet mass, either sign; anchors §9: such a detector "
+            "has learned nothing beyond how peaked or how heavy the jet is):", "", *obs, ""]
 
 
 def _notes(state, units):
@@ -285,6 +303,7 @@ def _run_section(cfg, state, run):
             f"{cfg['torch_threads']}, device {cfg['device']})",
             "- invocations with this configuration (wall time, units run): "
             + "; ".join(f"{i['finished_utc']}: {i['wall_seconds']:.0f} s, {i['units_run']}"
+                        + (f" (`{i['command']}`)" if i.get("command") else "")
                         for i in run["invocations"]),
             f"- sum of the training times of all units: {run['unit_seconds']:.0f} s",
             f"- machine: {run['machine']['platform']}, {run['machine']['cpu_count']} CPUs",
@@ -344,7 +363,7 @@ def write_report(cfg, output_dir, units, state, figures, total_s):
     model_figs = sorted({f for u in units for f in u.get("figures", [])})
     invocations = _previous_invocations(output_dir, cfg) + [
         {"finished_utc": _utc_now(), "wall_seconds": round(total_s, 1),
-         "units_run": state.ran, "units_reused": state.reused}]
+         "units_run": state.ran, "units_reused": state.reused, "command": _command_line()}]
     run = {"notes": _notes(state, units), "invocations": invocations,
            "unit_seconds": sum(float(u.get("fit_seconds") or 0.0) for u in units),
            "files": state.data_files(), "wall_seconds": total_s,

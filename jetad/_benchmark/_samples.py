@@ -19,6 +19,22 @@ def generation_seed(data_seed, kind):
     return 100 * int(data_seed) + KIND_OFFSET[kind]
 
 
+def portable_path(path, cache_dir=None):
+    """``path`` as results files record it: no absolute path of this machine.
+
+    Under the jetad cache folder it reads ``$JETAD_CACHE/<name>``; elsewhere it
+    is relative to the working directory when it lies below it, else its file name.
+    """
+    from jetad.utils import get_cache_dir
+
+    path = os.path.abspath(os.fspath(path))
+    cache = os.path.abspath(os.fspath(get_cache_dir(cache_dir)))
+    if os.path.commonpath([path, cache]) == cache:
+        return "$JETAD_CACHE/" + os.path.relpath(path, cache).replace(os.sep, "/")
+    rel = os.path.relpath(path)
+    return rel if not rel.startswith("..") else os.path.basename(path)
+
+
 class SampleCache:
     """Constituents and images of the suite's jets, loaded when first asked for.
 
@@ -37,7 +53,7 @@ class SampleCache:
     ----------
     files : dict of str to dict
         Jet kind -> ``{"path", "generation_seed", "n_jets_used"}`` of the
-        samples loaded so far.
+        samples loaded so far (``path`` from :func:`portable_path`).
     """
 
     def __init__(self, cfg):
@@ -69,7 +85,8 @@ class SampleCache:
                                       cache_dir=self.cfg["data_dir"], n_jobs=self.cfg["n_jobs"],
                                       prefix=PREFIX)
             path = info["path"]
-        return X, {"path": path, "generation_seed": seed, "n_jets_used": n_jets}
+        return X, {"path": portable_path(path, self.cfg["data_dir"]), "generation_seed": seed,
+                   "n_jets_used": n_jets}
 
     def images(self, kind, n_jets, pt_power=None):
         """:class:`jetad.JetImager` images of :meth:`jets` with the configured imager."""

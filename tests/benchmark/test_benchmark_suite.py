@@ -209,7 +209,7 @@ def test_sample_cache_fetches_each_kind_once_with_the_suite_seed(tmp_path, monke
     cache.images("aachen", 10, 0.2)
     assert calls == [("aachen", 10, 203, str(tmp_path), "suite_")]  # 100 * data_seed + 3
     assert cache.provenance(["aachen", "qcd"]) == {
-        "aachen": {"path": str(tmp_path / "suite_aachen.h5"), "generation_seed": 203,
+        "aachen": {"path": "$JETAD_CACHE/suite_aachen.h5", "generation_seed": 203,
                    "n_jets_used": 10}}
 
 
@@ -315,3 +315,14 @@ def test_model_figure_has_one_colour_scale_per_row(tmp_path, monkeypatch):
             assert len(norms) == 1, row
     finally:
         plt.close(fig)
+
+
+def test_portable_path_hides_the_machine_s_absolute_paths(tmp_path, monkeypatch):
+    from jetad._benchmark._samples import portable_path
+
+    cache = tmp_path / "cache"
+    assert portable_path(cache / "sub" / "qcd.h5", cache) == "$JETAD_CACHE/sub/qcd.h5"
+    monkeypatch.chdir(tmp_path)
+    assert portable_path(tmp_path / "runs" / "a.h5", cache) == "runs/a.h5"
+    outside = tmp_path.parent / "elsewhere" / "b.h5"
+    assert portable_path(outside, cache) == "b.h5"
