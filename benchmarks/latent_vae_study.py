@@ -472,9 +472,16 @@ def render(out, extra):
                      f"{'–' if met is None else ('yes' if met else '**no**')} |")
     below = [(k, e["label_free"]["auc_mean"]) for k, e in table.items()
              if "label_free" in e and e["label_free"]["auc_mean"] < 0.5]
+    seeds_below = [(k, e["label_free"]["auc_per_seed"]) for k, e in table.items()
+                   if "label_free" in e and min(e["label_free"]["auc_per_seed"]) < 0.5]
     data["label_free_below_0.5"] = below
+    data["label_free_below_0.5_in_a_seed"] = seeds_below
     lines += ["", "Label-free latent score below 0.5 (mean over seeds): "
-              + (", ".join(f"`{k}` {v:.3f}" for k, v in below) if below else "none") + "."]
+              + (", ".join(f"`{k}` {v:.3f}" for k, v in below) if below else "none") + ".",
+              "", "In at least one seed (per-seed AUCs): "
+              + (", ".join(f"`{k}` {', '.join(f'{a:.3f}' for a in v)}" for k, v in seeds_below)
+                 if seeds_below else "none") + ". At S/B = 1 no class is rare, so a label-free "
+              "rule that orients the latent towards the rare class has nothing to find there."]
     lines += ["", "## Run", "", f"Command: `{extra.get('command', '')}`", "",
               f"Units computed in the last invocation: {extra.get('ran')}, reused: "
               f"{extra.get('reused')}; its wall time {extra.get('wall_s')} s; fit time of all "

@@ -746,8 +746,9 @@ def main(argv=None):
     if not args.render:
         for seed in args.seeds:
             study.baselines(study.default_imager, seed)
-            for arm in args.arms:
-                for direction in args.directions:
+        for arm in args.arms:  # arm by arm: each finished arm has all its seeds
+            for direction in args.directions:
+                for seed in args.seeds:
                     study.run(arm, direction, seed)
             render(study, extra)
         extra["invocation"] = {
