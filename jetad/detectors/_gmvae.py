@@ -316,13 +316,25 @@ early_stopping, callbacks, contamination, device, random_state, warm_start, verb
         log_resp = self._batched(X, lambda m, x: m.log_responsibilities(x))
         skewness = torch.as_tensor(centred_logit_skewness(log_resp), dtype=torch.float32)
         module.responsibility_skewness.copy_(skewness.to(module.responsibility_skewness))
-        d = self.prior_parameters()["ashman_d"]
+        self._check_prior(stacklevel=4)
+
+    def _check_prior(self, stacklevel=2):
+        """Warn when the learned prior is not a mixture of separated, populated modes."""
+        prior = self.prior_parameters()
+        d, weights = prior["ashman_d"], prior["weights"]
         if d.size and np.all(d < 2.0):
             warnings.warn(
                 f"{type(self).__name__}: the learned prior modes are not separated: every "
                 f"pairwise Ashman D is below 2 (max {d.max():.2f}); train longer or raise "
                 f"prior_lr (now {self.prior_lr!r}), the learning rate of the prior's means "
-                "and variances", UserWarning, stacklevel=3)
+                "and variances", UserWarning, stacklevel=stacklevel)
+        if weights.size > 1 and weights.min() < 0.01:
+            warnings.warn(
+                f"{type(self).__name__}: prior mode {int(weights.argmin())} keeps only "
+                f"{100 * weights.min():.2g} % of the mixture weight: the prior has collapsed "
+                "towards fewer modes and the 'responsibility' score is nearly constant; "
+                "refit with another random_state or a smaller prior_lr", UserWarning,
+                stacklevel=stacklevel)
 
     def anomaly_component(self):
         """Index of the mode the ``"responsibility"`` score uses.

@@ -192,6 +192,25 @@ def test_warns_when_no_pair_of_modes_is_separated():
         _small(n_components=1).fit(X)
 
 
+def test_warns_when_a_prior_mode_loses_its_weight():
+    import warnings
+
+    X = np.random.default_rng(0).random((128, 64)).astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        det = _small().fit(X)
+    with torch.no_grad():
+        det.net_.module_.prior_logits.copy_(torch.tensor([0.0, 0.0]))
+        det.net_.module_.prior_means.copy_(torch.tensor([[-3.0], [3.0]]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        det._check_prior()  # separated, populated modes: silent
+    with torch.no_grad():
+        det.net_.module_.prior_logits.copy_(torch.tensor([6.0, 0.0]))  # weight 0.25 %
+    with pytest.warns(UserWarning, match="mode 1 keeps only 0.25 %"):
+        det._check_prior()
+
+
 def test_prior_lr_none_uses_the_network_lr():
     X = np.random.default_rng(0).random((64, 16)).astype(np.float32)
     det = _small(prior_lr=None, lr=2e-3)
