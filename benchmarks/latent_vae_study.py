@@ -98,7 +98,7 @@ class Study:
     """Jets, splits and the unit store of one study configuration."""
 
     def __init__(self, args):
-        from jetad import JetImager, LundPlane
+        from jetad import JetImager
         from jetad.datasets import fetch_generated, load_jets
 
         self.args = args
@@ -124,7 +124,6 @@ class Study:
         self.images = {k: JetImager().transform(v) for k, v in jets.items()}
         self.image_s = round(time.perf_counter() - t0, 1)
         self._lund = None
-        self._lund_maker = lambda X: LundPlane(normalize=True).transform(X)
         self.settings = {
             "n_train": args.n_train, "n_test_per_class": args.n_test,
             "epochs_dvae": args.epochs_dvae, "epochs_vae": args.epochs_vae,
@@ -137,10 +136,11 @@ class Study:
         self.ran = self.reused = 0
 
     def lund(self):
+        """Primary Lund-plane images of the pools, made when first asked for."""
+        from jetad import LundPlane
+
         if self._lund is None:
-            t0 = time.perf_counter()
-            self._lund = {k: self._lund_maker(v) for k, v in self.jets.items()}
-            self.lund_s = round(time.perf_counter() - t0, 1)
+            self._lund = {k: LundPlane(normalize=True).transform(v) for k, v in self.jets.items()}
         return self._lund
 
     def split(self, seed):
@@ -341,7 +341,7 @@ def _r(x, digits=4):
     return None if x is None or not np.isfinite(x) else round(float(x), digits)
 
 
-def aggregate(records, settings):
+def aggregate(records):
     """Mean ± sample std over seeds of every (section, direction, ratio, model, score)."""
     groups, baselines = {}, {}
     for r in records:
@@ -390,7 +390,7 @@ def _cell(a, rejection=True):
 def render(out, extra):
     records = _records(out)
     settings = extra["settings"]
-    table, base = aggregate(records, settings)
+    table, base = aggregate(records)
     seeds = sorted({r["seed"] for r in records})
     data = {"settings": settings, "paper": PAPER, "seeds": seeds, "results": table,
             "baselines": base, **{k: v for k, v in extra.items() if k != "settings"}}
@@ -544,7 +544,8 @@ def main(argv=None):
     if args.render and os.path.exists(previous):
         with open(previous) as fh:
             extra.update({k: v for k, v in json.load(fh).items()
-                          if k in ("command", "ran", "reused", "wall_s", "versions")})
+                          if k in ("command", "ran", "reused", "wall_s", "versions", "image_s",
+                                   "load_s")})
     data = render(args.output_dir, extra)
     print(f"{study.ran} units run, {study.reused} reused, {extra['wall_s']} s -> "
           f"{os.path.join(args.output_dir, 'report.md')}")

@@ -15,6 +15,7 @@ import numpy as np
 from ..utils import atomic_json, atomic_path
 from ._config import DIRECTIONS, LABEL, PAPER
 from ._results import aggregate, format_rejection, method_order, mmd_table
+from ._samples import portable_path
 from ._store import fingerprint
 
 __all__ = ["rerender_report", "write_report"]
@@ -157,14 +158,9 @@ def _mmd_lines(units):
 
 
 def _command_line():
-    """This process's command line, absolute paths shown relative to the working directory."""
-    def portable(arg):
-        if not os.path.isabs(arg):
-            return arg
-        rel = os.path.relpath(arg)
-        return rel if not rel.startswith("..") else os.path.basename(arg)
-
-    return shlex.join([os.path.basename(sys.argv[0]), *map(portable, sys.argv[1:])])
+    """This process's command line, absolute paths made portable (:func:`portable_path`)."""
+    args = [portable_path(a) if os.path.isabs(a) else a for a in sys.argv[1:]]
+    return shlex.join([os.path.basename(sys.argv[0]), *args])
 
 
 def _previous_invocations(output_dir, cfg):
