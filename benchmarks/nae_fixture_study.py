@@ -29,6 +29,8 @@ import numpy as np
 import torch
 from skorch.callbacks import Callback
 
+from jetad.utils import atomic_path
+
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "results" / "nae_fixture_study.json"
 
@@ -68,6 +70,13 @@ SETTINGS = {
     "isauto_ep40_nbs128_it50": _setting(det=dict(input_scale="auto", max_epochs=40,
                                                  nae_batch_size=128, nae_iterations=50,
                                                  check_interval=5)),
+    # weight averaging against the checkpoint-to-checkpoint noise, and a longer NAE phase
+    "isauto_it300": _setting(det=dict(input_scale="auto", nae_iterations=300,
+                                      check_interval=25)),
+    "isauto_ema0.99_it300": _setting(det=dict(input_scale="auto", nae_iterations=300,
+                                              check_interval=25, ema_decay=0.99)),
+    "isauto_ema0.95_it300": _setting(det=dict(input_scale="auto", nae_iterations=300,
+                                              check_interval=25, ema_decay=0.95)),
 }
 
 
@@ -170,7 +179,8 @@ def _append(path, rec):
         fcntl.flock(lock, fcntl.LOCK_EX)
         records = json.loads(path.read_text()) if path.exists() else []
         records.append(rec)
-        path.write_text(json.dumps(records, indent=1) + "\n")
+        with atomic_path(path) as tmp:
+            Path(tmp).write_text(json.dumps(records, indent=1) + "\n")
 
 
 def main():

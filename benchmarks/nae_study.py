@@ -93,13 +93,18 @@ ARMS = {
     "temperature_2": {"temperature": 2.0},
     "wasserstein": {"loss": "wasserstein"},
     "input_scale_auto": {"input_scale": "auto"},
+    "auto_ema_0.99": {"input_scale": "auto", "ema_decay": 0.99},
+    "auto_ema_0.9": {"input_scale": "auto", "ema_decay": 0.9},
+    "auto_chains_10_10": {"input_scale": "auto", "sampler__n_z_steps": 10,
+                          "sampler__n_x_steps": 10},
+    "auto_iterations_3000": {"input_scale": "auto", "nae_iterations": 3000},
+    "auto_nae_lr_3e-5": {"input_scale": "auto", "nae_lr": 3e-5},
     "pt_power_0.5": {"imager__pt_power": 0.5},
     "sigma_0": {"imager__gaussian_sigma": None},
     "sigma_2": {"imager__gaussian_sigma": 2.0},
 }
 #: What issue 12 asks about that no parameter of NAEDetector or JetImager offers.
 NOT_MEASURED = (
-    "weight averaging (EMA / Polyak) of the NAE-phase weights: no NAEDetector parameter",
     "log-scaled or standardised pixels: JetImager has no such option and NAEDetector only "
     "scales the encoder input (`input_scale`, arm `input_scale_auto`); the energy stays the "
     "MSE of the unit-sum image",

@@ -140,6 +140,82 @@ def test_input_scale():
         _fast(input_scale=-1.0).fit(X)
 
 
+def _raw_parameter_trajectory(monkeypatch, det, X):
+    """Fit ``det`` and return the raw (trained) parameters after every NAE step."""
+    from jetad.detectors._nae._trainer import NAETrainer
+
+    original, trajectory = NAETrainer.step, []
+
+    def recording_step(self, x_pos, w_pos=None):
+        row = original(self, x_pos, w_pos)
+        trajectory.append({name: p.detach().clone() for name, p in
+                           self.module.named_parameters()})
+        return row
+
+    monkeypatch.setattr(NAETrainer, "step", recording_step)
+    det.fit(X)
+    monkeypatch.undo()
+    return trajectory
+
+
+def test_ema_checkpoints_hold_the_average_of_the_raw_weights(monkeypatch):
+    X = _tiny_images()
+    params = dict(nae_iterations=6, check_interval=2, keep_checkpoints=True)
+    plain = _fast(**params)
+    raw_plain = _raw_parameter_trajectory(monkeypatch, plain, X)
+    decay = 0.7
+    averaged = _fast(ema_decay=decay, **params)
+    raw = _raw_parameter_trajectory(monkeypatch, averaged, X)
+    # averaging never changes the training itself: the chains sample the raw weights
+    assert len(raw) == len(raw_plain) == 6
+    for a, b in zip(raw, raw_plain, strict=True):
+        for name in a:
+            torch.testing.assert_close(a[name], b[name], rtol=0, atol=0)
+    assert [r.get("loss") for r in averaged.history_] == [r.get("loss") for r in plain.history_]
+    # every checkpoint after iteration 0 stores the EMA of the raw trajectory
+    ema = {name: value.clone() for name, value in raw[0].items()}
+    expected = {}
+    for iteration, state in enumerate(raw[1:], start=2):
+        for name in ema:
+            ema[name] = decay * ema[name] + (1 - decay) * state[name]
+        expected[iteration] = {name: value.clone() for name, value in ema.items()}
+    stored = {c["iteration"]: c["state"] for c in averaged.checkpoints_}
+    assert sorted(stored) == [0, 2, 4, 6]
+    plain_stored = {c["iteration"]: c["state"] for c in plain.checkpoints_}
+    for iteration in (2, 4, 6):
+        for name, value in expected[iteration].items():
+            torch.testing.assert_close(stored[iteration][name], value, rtol=1e-5, atol=1e-7)
+        differs = [not torch.equal(stored[iteration][n], plain_stored[iteration][n])
+                   for n in expected[iteration]]
+        assert any(differs)
+    # the kept state is the selected averaged checkpoint, and scores follow it
+    kept = averaged.best_iteration_
+    averaged_again = _fast(ema_decay=decay, **params).fit(X)
+    np.testing.assert_array_equal(averaged.score_samples(X), averaged_again.score_samples(X))
+    averaged_again.load_checkpoint(kept)
+    np.testing.assert_array_equal(averaged.score_samples(X), averaged_again.score_samples(X))
+
+
+def test_ema_decay_near_zero_is_no_averaging_and_bad_values_raise():
+    X = _tiny_images()
+    params = dict(nae_iterations=5, check_interval=2, selection="last")
+    plain, averaged = _fast(**params).fit(X), _fast(ema_decay=1e-12, **params).fit(X)
+    np.testing.assert_allclose(averaged.score_samples(X), plain.score_samples(X), rtol=1e-5)
+    assert resolve_settings(_fast()).ema_decay is None
+    for bad in (0.0, 1.0, 1.5, -0.1):
+        with pytest.raises(ValueError, match="ema_decay"):
+            _fast(ema_decay=bad).fit(X)
+    import pickle
+
+    state = pickle.loads(pickle.dumps(averaged)).__dict__
+    assert state["ema_decay"] == 1e-12
+    old = dict(plain.__getstate__())
+    old.pop("ema_decay")
+    restored = NAEDetector.__new__(NAEDetector)
+    restored.__setstate__(old)
+    assert restored.ema_decay is None
+
+
 def test_determinism_and_no_global_rng_side_effects():
     X = _tiny_images()
     torch.manual_seed(123)

@@ -203,6 +203,13 @@ class NAEDetector(NestedSamplerMixin, BaseNeuralDetector):
         Store every healthy checkpoint in ``checkpoints_`` (for AUC-vs-time
         studies with :meth:`load_checkpoint`; :meth:`fit_nae` re-runs the NAE
         phase from the same pre-trained AE with other settings).
+    ema_decay : float in (0, 1) or None, default=None
+        Exponential moving average of the NAE-phase weights
+        (``torch.optim.swa_utils.AveragedModel``), updated after every
+        iteration: ``0.99`` averages over about 100 iterations. The chains
+        always sample the raw weights; every checkpoint validates, stores and
+        can select the averaged weights instead, which damps the
+        checkpoint-to-checkpoint noise of the raw ones. None: no averaging.
     contamination : float, default=0.1
     device : {"auto", "cpu", "cuda"}, default="auto"
     random_state : int, RandomState instance or None, default=None
@@ -304,6 +311,7 @@ class NAEDetector(NestedSamplerMixin, BaseNeuralDetector):
         "check_interval": [None, positive_int],
         "selection": [StrOptions({"loss", "last"})],
         "keep_checkpoints": ["boolean"],
+        "ema_decay": [None, Interval(Real, 0, 1, closed="neither")],
         **{name: [StrOptions({DEPRECATED}), *LangevinSampler._param_constraints[name]]
            for name in SAMPLER_PARAMS},
     }
@@ -316,7 +324,7 @@ class NAEDetector(NestedSamplerMixin, BaseNeuralDetector):
                  loss="contrastive", sinkhorn_epsilon=0.1, sinkhorn_iterations=100,
                  l2_norm_reg=None, energy_scale="auto", input_scale=None, sampler=None,
                  collapse_threshold=100.0, check_interval=None, selection="loss",
-                 keep_checkpoints=False, contamination=0.1, device="auto", random_state=None,
+                 keep_checkpoints=False, ema_decay=None, contamination=0.1, device="auto", random_state=None,
                  warm_start=False, verbose=0, n_z_steps=DEPRECATED, z_step_size=DEPRECATED,
                  z_noise_std=DEPRECATED, z_clip_grad=DEPRECATED, z_metropolis=DEPRECATED,
                  n_x_steps=DEPRECATED, x_step_size=DEPRECATED, x_noise_std=DEPRECATED,
@@ -346,6 +354,7 @@ class NAEDetector(NestedSamplerMixin, BaseNeuralDetector):
         self.check_interval = check_interval
         self.selection = selection
         self.keep_checkpoints = keep_checkpoints
+        self.ema_decay = ema_decay
         self.n_z_steps = n_z_steps
         self.z_step_size = z_step_size
         self.z_noise_std = z_noise_std

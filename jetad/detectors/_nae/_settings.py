@@ -33,7 +33,8 @@ NAE_PRESETS = {
 _PRESET_DETECTOR_PARAMS = ("max_epochs", "batch_size", "lr", "nae_epochs", "nae_batch_size",
                            "nae_lr", "l2_norm_reg", "input_scale")
 #: Detector parameters added after detectors were first pickled, with their defaults.
-ADDED_PARAMS = {"loss": "contrastive", "sinkhorn_epsilon": 0.1, "sinkhorn_iterations": 100}
+ADDED_PARAMS = {"loss": "contrastive", "sinkhorn_epsilon": 0.1, "sinkhorn_iterations": 100,
+                "ema_decay": None}
 #: Deprecated flat aliases of the sampler's parameters (value when not given).
 DEPRECATED = "deprecated"
 
@@ -68,6 +69,7 @@ class NAESettings:
     loss: str = "contrastive"
     sinkhorn_epsilon: float = 0.1
     sinkhorn_iterations: int = 100
+    ema_decay: object = None
 
 
 def _sampler_with_aliases(detector):
@@ -120,5 +122,5 @@ def resolve_settings(detector):
         selection=detector.selection, keep_checkpoints=detector.keep_checkpoints,
         verbose=detector.verbose, sampler=sampler, loss=detector.loss,
         sinkhorn_epsilon=detector.sinkhorn_epsilon,
-        sinkhorn_iterations=detector.sinkhorn_iterations,
+        sinkhorn_iterations=detector.sinkhorn_iterations, ema_decay=detector.ema_decay,
     )

@@ -5,9 +5,10 @@ import time
 from dataclasses import dataclass
 
 import torch
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from .._progress import NAEProgress
-from ._monitor import TrainingMonitor
+from ._monitor import TrainingMonitor, state_copy
 from ._wasserstein import wasserstein_loss
 
 __all__ = ["NAEResult", "NAETrainer", "nae_loss", "torch_generator", "wnae_loss"]
@@ -141,6 +142,7 @@ class NAETrainer:
         self.scale = 1.0  # set from the pre-trained AE by ``run``
         self.n_iterations = None
         self.chain_temperatures = None
+        self.average = None  # the EMA of the weights (``settings.ema_decay``), set by ``run``
         self.progress = progress if progress is not None else NAEProgress(
             verbose=settings.verbose)
 
@@ -185,6 +187,34 @@ class NAETrainer:
         self.optimizer.step()
         return _diagnostics(loss, e_pos, e_neg, squared_norm, x_pos, x_result.x.detach(),
                             z_result, x_result, from_buffer)
+
+    def averaged_state(self):
+        """The module's state with its parameters replaced by their running average.
+
+        Buffers (the spectral-norm power-iteration vectors, ``input_scale``)
+        are the training module's own: the vectors of the current weights are
+        the best estimate of the averaged weights' singular vectors.
+        """
+        state = state_copy(self.module)
+        for name, value in self.average.module.named_parameters():
+            state[name] = value.detach().clone()
+        return state
+
+    def _checkpoint(self, monitor, row):
+        """Validate and store a checkpoint: the averaged weights when averaging is on.
+
+        With averaging, the monitor validates, stores and may select the
+        averaged state, and training goes on from the raw weights (unless the
+        check rolled back, which ends the phase).
+        """
+        if self.average is None:
+            return monitor.checkpoint(row)
+        training_state = state_copy(self.module)
+        self.module.load_state_dict(self.averaged_state())
+        healthy = monitor.checkpoint(row)
+        if healthy:
+            self.module.load_state_dict(training_state)
+        return healthy
 
     def _energy_scale(self, val_energy):
         """``s`` of the loss: the pre-trained AE's mean validation energy with "auto"."""
@@ -238,6 +268,9 @@ class NAETrainer:
         monitor = TrainingMonitor(self.module, self.optimizer, self.buffer, X_val, settings,
                                   batch_size=self.score_batch_size)
         history = [self._start(monitor, batch_size)]
+        if settings.ema_decay:
+            self.average = AveragedModel(self.module, use_buffers=False,
+                                         multi_avg_fn=get_ema_multi_avg_fn(settings.ema_decay))
         t_start = time.perf_counter()
         X_tensor = torch.as_tensor(X_train)
         w_tensor = None if sample_weight is None else torch.as_tensor(sample_weight)
@@ -255,12 +288,14 @@ class NAETrainer:
             row = {"iteration": iteration, "epoch": (iteration - 1) // per_epoch + 1,
                    **self.step(x_pos, w_pos), "time": time.perf_counter() - t_start}
             history.append(row)
+            if self.average is not None:
+                self.average.update_parameters(self.module)
             healthy = monitor.record(row)
             check = iteration % check_interval == 0 or iteration == n_iterations
-            go_on = healthy and (not check or monitor.checkpoint(row))
+            go_on = healthy and (not check or self._checkpoint(monitor, row))
             stop = self.progress.iteration_end(row)
             if stop and go_on and not check:
-                monitor.checkpoint(row)  # a callback stopped the phase: this state competes too
+                self._checkpoint(monitor, row)  # a callback stopped the phase: it competes too
             if stop or not go_on:
                 break
         self.progress.close(history)
