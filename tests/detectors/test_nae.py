@@ -48,6 +48,14 @@ def test_presets_and_params():
     assert settings.nae_lr == 1e-5 and settings.nae_batch_size == 128
     assert settings.batch_size == 2048 and settings.sampler.n_z_steps == 30
     assert resolve_settings(NAEDetector(preset="paper", nae_lr=3e-4)).nae_lr == 3e-4
+    cpu = resolve_settings(NAEDetector())
+    assert (cpu.nae_iterations, cpu.input_scale, cpu.nae_lr) == (1000, "auto", 1e-4)
+    assert settings.nae_iterations is None and settings.nae_epochs == 50
+    by_epochs = resolve_settings(NAEDetector(nae_epochs=3))
+    assert (by_epochs.nae_epochs, by_epochs.nae_iterations) == (3, None)
+    both = resolve_settings(NAEDetector(nae_epochs=3, nae_iterations=7))
+    assert both.nae_iterations == 7
+    assert resolve_settings(NAEDetector(input_scale=1.0)).input_scale == 1.0
     with pytest.raises(ValueError, match="preset"):
         NAEDetector(preset="nope").fit(_tiny_images(8))
     with pytest.raises(ValueError, match="energy_scale"):
@@ -131,7 +139,8 @@ def test_input_scale():
         h = module.encoder(xt * det.input_scale_)
     z = (h / h.norm(dim=1, keepdim=True)).numpy()
     np.testing.assert_allclose(det.encode(X[:5]), z, rtol=1e-5, atol=1e-6)
-    assert _fast().fit(X).input_scale_ == 1.0  # preset default: no scaling
+    assert _fast(preset="paper").fit(X).input_scale_ == 1.0  # the paper preset: no scaling
+    assert _fast(input_scale=1.0).fit(X).input_scale_ == 1.0
     import pickle
 
     clone = pickle.loads(pickle.dumps(det))

@@ -115,8 +115,10 @@ class NAEDetector(NestedSamplerMixin, BaseNeuralDetector):
         chain 30 steps, step 100, noise 1e-2; image chain 30 steps, step 50,
         noise 1e-4 annealed; Metropolis in both; L2 1e-8). ``"cpu"``: the same
         chains shortened to 5 + 5 steps, 30 pre-training epochs at batch 128,
-        2 NAE epochs at batch 32 and lr 1e-4 (about 0.6 s per iteration on one
-        CPU thread). See ``NAE_PRESETS``.
+        1000 NAE iterations at batch 32 and lr 1e-4 (about 0.2 s per iteration
+        on two CPU threads) and ``input_scale="auto"``: one setting for both
+        directions of the top/QCD benchmark (``benchmarks/results/nae.md``,
+        where pre-training is cut to 3 epochs of 100k jets). See ``NAE_PRESETS``.
     spectral_norm : bool, default=True
         Spectral normalisation on every layer.
     n_filters, hidden_dim : int, default=8, 100
@@ -142,10 +144,13 @@ class NAEDetector(NestedSamplerMixin, BaseNeuralDetector):
         skorch's ``EarlyStopping`` stops epochs); the state then competes in
         the model selection like a checkpoint.
     nae_epochs : int or None, default=None
-        Length of the NAE phase in passes over the training jets.
+        Length of the NAE phase in passes over the training jets (None: from
+        ``preset``, unless ``nae_iterations`` is given).
     nae_iterations : int or None, default=None
         Length of the NAE phase in iterations; overrides ``nae_epochs``. 0 skips
-        the NAE phase (a spherical, spectrally normalised AE).
+        the NAE phase (a spherical, spectrally normalised AE). None: the
+        detector's ``nae_epochs`` if given, else ``preset`` (``"cpu"``: 1000
+        iterations; ``"paper"``: 50 epochs).
     nae_batch_size : int or None, default=None
     nae_lr : float or None, default=None
     temperature : float, default=1.0
@@ -182,7 +187,8 @@ class NAEDetector(NestedSamplerMixin, BaseNeuralDetector):
         unit-sum images (L2 norm ~0.1) the input-dependent part of the encoder
         output can end up small next to the biases learned in training (they
         start at zero). "auto": one over the mean L2 norm of the training
-        images. None: from ``preset`` (1.0 in both).
+        images. None: from ``preset`` ("auto" in ``"cpu"``, 1.0 in
+        ``"paper"``).
     sampler : LangevinSampler or None, default=None
         The negative sampler: replay buffer, latent chain and image chain
         (steps, step sizes, noise, clipping, Metropolis, noise annealing, pixel
