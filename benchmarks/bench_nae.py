@@ -36,6 +36,7 @@ default the jetad data home ``$JETAD_CACHE`` or ``~/.cache/jetad``).
 """
 
 import argparse
+import dataclasses
 import glob
 import hashlib
 import json
@@ -50,6 +51,7 @@ import jetad
 from jetad import JetImager, NAEDetector
 from jetad._benchmark._results import format_rejection, stored_rejection
 from jetad.datasets import fetch_generated, load_jets
+from jetad.detectors import NAE_PRESETS
 from jetad.metrics import mean_std
 from jetad.model_selection import evaluate_detector, summarize_scores, trivial_baseline_scores
 from jetad.utils import atomic_path
@@ -92,6 +94,7 @@ def _config(args, params):
     """The settings that make two runs comparable (and their short hash)."""
     cfg = {"n_train": args.n_train, "n_test": args.n_test, "curve_n_test": args.curve_n_test,
            "gaussian_sigma": args.gaussian_sigma, "params": params,
+           "preset_values": NAE_PRESETS.get(params.get("preset", "cpu")),
            "qcd": [os.path.abspath(p) for p in args.qcd or []],
            "top": [os.path.abspath(p) for p in args.top or []]}
     digest = hashlib.sha1(json.dumps(cfg, sort_keys=True).encode()).hexdigest()[:10]
@@ -108,6 +111,14 @@ def _test_set(X_bkg, X_sig):
     return np.concatenate([X_bkg, X_sig]), np.r_[np.zeros(len(X_bkg)), np.ones(len(X_sig))]
 
 
+def _resolved_settings(det):
+    """Every setting the fit ran with, the preset's values filled in (presets change)."""
+    settings = {f.name: getattr(det.settings_, f.name) for f in dataclasses.fields(det.settings_)}
+    settings["sampler"] = settings["sampler"].get_params()
+    settings["input_scale_"] = float(det.input_scale_)
+    return settings
+
+
 def _one_run(images, background, signal, seed, params, args):
     n_need = args.n_train + args.n_test
     X_train = images[background][: args.n_train]
@@ -122,7 +133,8 @@ def _one_run(images, background, signal, seed, params, args):
            "fit_time_s": nae.pop("fit_seconds"), "pretrain_best_epoch": det.pretrain_best_epoch_,
            "best_iteration": det.best_iteration_, "n_nae_iterations": det.n_nae_iterations_,
            "collapsed": det.collapsed_, "energy_scale": det.energy_scale_,
-           "chain_temperatures": det.chain_temperatures_, "threads": torch.get_num_threads()}
+           "chain_temperatures": det.chain_temperatures_, "threads": torch.get_num_threads(),
+           "resolved_settings": _resolved_settings(det)}
     res["score_time_s"] = nae.pop("score_seconds")
     res["NAE"] = nae
     res["AE"] = summarize_scores(y_test, -det.score_samples_pretrained(X_test))
