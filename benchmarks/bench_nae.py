@@ -60,8 +60,9 @@ PAPER = {
     "top": {"NAE": {"auc": 0.91, "rejection": 80}, "AE": {"auc": 0.875, "rejection": 68}},
     "qcd": {"NAE": {"auc": 0.89, "rejection": 350}, "AE": {"auc": 0.579, "rejection": 12}},
 }
-MODELS = ("AE", "NAE", "mean_x2", "minus_mean_x2")
-BASELINES = {"mean(x²)": "mean_x2", "−mean(x²)": "minus_mean_x2"}  # name -> MODELS key
+MODELS = ("AE", "NAE", "mean_x2", "minus_mean_x2", "jet_mass", "minus_jet_mass")
+BASELINES = {"mean(x²)": "mean_x2", "−mean(x²)": "minus_mean_x2",  # name -> MODELS key
+             "jet mass": "jet_mass", "−jet mass": "minus_jet_mass"}
 HERE = os.path.dirname(os.path.abspath(__file__))
 DIRECTIONS = {"top": ("qcd", "top"), "qcd": ("top", "qcd")}  # signal: (background, signal)
 INFO_KEYS = ("kind", "seed", "n_jets", "n_events", "versions", "selection_efficiency",
@@ -119,7 +120,12 @@ def _resolved_settings(det):
     return settings
 
 
-def _one_run(images, background, signal, seed, params, args):
+def _models(rows):
+    """The MODELS every row has (runs before the jet-mass baseline lack it)."""
+    return [m for m in MODELS if all(m in r for r in rows)]
+
+
+def _one_run(images, test_jets, background, signal, seed, params, args):
     n_need = args.n_train + args.n_test
     X_train = images[background][: args.n_train]
     X_bkg = images[background][args.n_train: n_need]
@@ -138,7 +144,8 @@ def _one_run(images, background, signal, seed, params, args):
     res["score_time_s"] = nae.pop("score_seconds")
     res["NAE"] = nae
     res["AE"] = summarize_scores(y_test, -det.score_samples_pretrained(X_test))
-    for name, scores in trivial_baseline_scores(X_test).items():
+    jets_test = np.concatenate([test_jets[background], test_jets[signal]])
+    for name, scores in trivial_baseline_scores(X_test, jets_test).items():
         res[BASELINES[name]] = summarize_scores(y_test, scores)
     m = args.curve_n_test
     X_curve, y_curve = _test_set(X_bkg[:m], X_sig[:m])
@@ -174,7 +181,7 @@ def _summary(rows):
         if not sel:
             continue
         out[label] = {"n_seeds": len(sel)}
-        for model in MODELS:
+        for model in _models(sel):
             runs = [r[model] for r in sel]
             auc_mean, auc_std = mean_std([r["auc"] for r in runs])
             rej_mean, rej_std = mean_std([r["rejection"] for r in runs])
@@ -214,7 +221,7 @@ def _rerender_runs(rows, n_background):
     """Add the counts and intervals to runs stored without them (k = N_B / rejection)."""
     reconstructed = False
     for r in rows:
-        for model in MODELS:
+        for model in _models([r]):
             m = r[model]
             if m.get("n_background_pass") is None:
                 m.update(stored_rejection(m["rejection"], n_background,
@@ -239,7 +246,7 @@ def _markdown(summary, rows, meta):
     for label, bkg in (("top", "QCD"), ("qcd", "top")):
         if label not in summary:
             continue
-        for model in MODELS:
+        for model in (m for m in MODELS if m in summary[label]):
             s = summary[label][model]
             p = PAPER[label].get(model, {})
             ge = "≥ " if s["rejection_bounded"] else ""
@@ -247,14 +254,22 @@ def _markdown(summary, rows, meta):
                          f" | {ge}{s['rejection_mean']:.1f} ± {s['rejection_std']:.1f} | "
                          f"{_intervals(s)} | {p.get('auc', '')} | {p.get('rejection', '')} |")
     lines += ["", "| direction | seed | threads | pre-training s | NAE s | NAE iterations | "
-              "kept iteration | collapsed | AE AUC | NAE AUC | best-sign mean(x²) AUC |",
-              "|---|---|---|---|---|---|---|---|---|---|---|"]
+              "kept iteration | collapsed | AE AUC | NAE AUC | best-sign mean(x²) AUC | "
+              "best-sign jet mass AUC | kept − best checkpoint (curve jets) |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         x2 = max(r["mean_x2"]["auc"], r["minus_mean_x2"]["auc"])
+        mass = (f"{max(r['jet_mass']['auc'], r['minus_jet_mass']['auc']):.3f}"
+                if "jet_mass" in r else "–")
+        curve = {c["iteration"]: c["auc"] for c in r["auc_vs_time"]}
+        gap = (f"{curve[r['best_iteration']] - max(curve.values()):+.3f} (best it. "
+               f"{max(curve, key=curve.get)}, last {curve[max(curve)]:.3f})"
+               if r["best_iteration"] in curve else "–")
         lines.append(f"| {r['background']}->{r['signal']} | {r['seed']} | {r['threads']} | "
                      f"{r['pretrain_time_s']:.0f} | {r['nae_time_s']:.0f} | "
                      f"{r['n_nae_iterations']} | {r['best_iteration']} | {r['collapsed']} | "
-                     f"{r['AE']['auc']:.3f} | {r['NAE']['auc']:.3f} | {x2:.3f} |")
+                     f"{r['AE']['auc']:.3f} | {r['NAE']['auc']:.3f} | {x2:.3f} | {mass} | "
+                     f"{gap} |")
     lines += ["", f"AUC against training time ({cfg['curve_n_test']} test jets per class; "
               "time = pre-training + NAE wall time; iteration 0 is the pre-trained AE; "
               "[kept] = the label-free choice):", ""]
@@ -388,10 +403,11 @@ def main(argv=None):
     if not args.summarize_only:
         n_need = args.n_train + args.n_test
         imager = JetImager(gaussian_sigma=args.gaussian_sigma)
-        images = {}
+        images, test_jets = {}, {}
         for kind, paths, seed in (("qcd", args.qcd, 1), ("top", args.top, 2)):
             X, sources[kind] = _jets(paths, kind, n_need, seed, args.cache_dir)
             images[kind] = imager.transform(X).astype(np.float32)
+            test_jets[kind] = X[args.n_train:n_need].copy()  # for the jet-mass baseline
             del X
         for label in args.directions:
             background, signal = DIRECTIONS[label]
@@ -400,7 +416,7 @@ def main(argv=None):
                 if os.path.exists(path):
                     print(f"{background}->{signal} seed {seed}: done before ({path})", flush=True)
                     continue
-                res = _one_run(images, background, signal, seed, params, args)
+                res = _one_run(images, test_jets, background, signal, seed, params, args)
                 res.update(config_digest=digest, sources=sources)
                 _write_json(path, res)
                 print(f"{background}->{signal} seed {seed}: AE {res['AE']['auc']:.3f} "

@@ -114,6 +114,8 @@ NOT_MEASURED = (
     "scales the encoder input (`input_scale`, arm `input_scale_auto`); the energy stays the "
     "MSE of the unit-sum image",
 )
+#: Person-written conclusions in the output folder, rendered under "Best arm and next step".
+CONCLUSION_FILE = "conclusion.md"
 TRIVIAL = ("mean(x²)", "−mean(x²)", "jet mass", "−jet mass")
 DIAGNOSTICS = ("pos_energy", "neg_energy", "accept_z", "accept_x", "sample_spread", "neg_sum",
                "buffer_fraction")
@@ -166,6 +168,15 @@ def resolve_arm(name, overrides):
 def imager_tag(imager):
     """A file-name fragment naming an imager setting."""
     return "_".join(f"{k}{v}" for k, v in sorted(imager.items())) or "default"
+
+
+def _conclusion(output_dir):
+    """The person-written "best arm and next step" text of the study, or None."""
+    path = os.path.join(output_dir, CONCLUSION_FILE)
+    if not os.path.exists(path):
+        return None
+    with open(path, encoding="utf-8") as fh:
+        return fh.read().strip() or None
 
 
 def make_detector(params, seed):
@@ -552,7 +563,7 @@ def render(study, extra):
                 "arms": ARMS, "not_measured": list(NOT_MEASURED)}
     data = {"settings": settings, "seeds": seeds, "results": table, "baselines": baselines,
             "ranking_by_auc": _ranking(table),
-            "best_arm_and_next_step": None,
+            "best_arm_and_next_step": _conclusion(study.out),
             "units": [{k: r.get(k) for k in ("method", "setting", "seed", "fingerprint",
                                              "finished_utc", "scores_file")} for r in units],
             "stale_units": [{k: r.get(k) for k in ("task", "method", "setting", "seed",
@@ -633,8 +644,10 @@ def render(study, extra):
                         f": {c['auc']:.3f}" for c in r["checkpoints"])
         lines.append(f"- {r['setting']} {r['method']} seed {r['seed']}: {pts}")
     lines += ["", "## Best arm and next step", "",
-              "_To be written by a person from the tables above (`ranking_by_auc` in "
-              "`nae_study.json`)._", "", "## Not yet measured", ""]
+              data["best_arm_and_next_step"] or
+              f"_To be written by a person from the tables above (`ranking_by_auc` in "
+              f"`nae_study.json`) into `{CONCLUSION_FILE}` of the output folder._",
+              "", "## Not yet measured", ""]
     lines += [f"- {text}" for text in NOT_MEASURED]
     not_run = [f"{d}/{arm}" for d in DIRECTIONS for arm in ARMS if arm not in table.get(d, {})]
     if not_run:
