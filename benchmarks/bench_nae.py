@@ -42,6 +42,8 @@ import hashlib
 import json
 import os
 import platform
+import shlex
+import sys
 import time
 
 import numpy as np
@@ -433,7 +435,9 @@ def main(argv=None):
     meta = {"reduced": bool(args.reduced), "config": cfg, "config_digest": digest,
             "sources": rows[0].get("sources", sources), "jetad": jetad.__version__,
             "torch": torch.__version__, "machine": platform.platform(),
-            "cpu_count": os.cpu_count(), "this_call_wall_s": time.perf_counter() - t0}
+            "cpu_count": os.cpu_count(), "this_call_wall_s": time.perf_counter() - t0,
+            "command": "python benchmarks/bench_nae.py " + shlex.join(
+                sys.argv[1:] if argv is None else argv)}
     print(_write_outputs(args.out, meta, rows))
     _plot(rows, os.path.splitext(args.out)[0] + "_auc_vs_time.png")
 
