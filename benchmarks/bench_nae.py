@@ -52,6 +52,7 @@ import torch
 import jetad
 from jetad import JetImager, NAEDetector
 from jetad._benchmark._results import format_rejection, stored_rejection
+from jetad._benchmark._samples import portable_path
 from jetad.datasets import fetch_generated, load_jets
 from jetad.detectors import NAE_PRESETS
 from jetad.metrics import mean_std
@@ -75,14 +76,15 @@ def _jets(paths, kind, n, seed, cache_dir):
     """The first ``n`` jets of the concatenated files (``fetch_generated`` when none)."""
     if not paths:
         X, info = fetch_generated(kind, n, random_state=seed, cache_dir=cache_dir, n_jobs=2)
-        return X, [{"path": info["path"], **{k: info[k] for k in INFO_KEYS if k in info}}]
+        return X, [{"path": portable_path(info["path"], cache_dir),
+                    **{k: info[k] for k in INFO_KEYS if k in info}}]
     parts, sources = [], []
     for path in paths:
         X, info = load_jets(path)
         if info.get("kind", kind) != kind:
             raise ValueError(f"{path} holds {info['kind']!r} jets, {kind!r} expected")
         parts.append(X)
-        sources.append({"path": os.path.abspath(path), **{k: info[k] for k in INFO_KEYS
+        sources.append({"path": portable_path(path, cache_dir), **{k: info[k] for k in INFO_KEYS
                                                           if k in info}})
     seeds = [s.get("seed") for s in sources]
     if len(set(seeds)) < len(seeds):
@@ -98,8 +100,8 @@ def _config(args, params):
     cfg = {"n_train": args.n_train, "n_test": args.n_test, "curve_n_test": args.curve_n_test,
            "gaussian_sigma": args.gaussian_sigma, "params": params,
            "preset_values": NAE_PRESETS.get(params.get("preset", "cpu")),
-           "qcd": [os.path.abspath(p) for p in args.qcd or []],
-           "top": [os.path.abspath(p) for p in args.top or []]}
+           "qcd": [portable_path(p, args.cache_dir) for p in args.qcd or []],
+           "top": [portable_path(p, args.cache_dir) for p in args.top or []]}
     digest = hashlib.sha1(json.dumps(cfg, sort_keys=True).encode()).hexdigest()[:10]
     return cfg, digest
 
