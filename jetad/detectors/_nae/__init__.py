@@ -1,7 +1,8 @@
 """The Normalized Autoencoder, one module per part of the algorithm.
 
 * ``_estimator``: :class:`NAEDetector` (parameters, fit = pre-training + NAE
-  phase, scoring, sampling, checkpoints);
+  phase, scoring, sampling);
+* ``_checkpoints``: scoring with the stored pre-trained AE and NAE checkpoints;
 * ``_module``: the torch module (an AE with a fixed encoder input scale) and
   the callback keeping the best pre-training epoch;
 * ``_settings``: the named presets and the frozen settings one fit resolves;

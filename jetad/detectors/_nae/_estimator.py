@@ -20,8 +20,8 @@ from .._validation import (
     positive_float,
     positive_int,
 )
+from ._checkpoints import StoredStatesMixin
 from ._module import KeepBestWeights, NAEModule
-from ._monitor import state_copy
 from ._sampler import SAMPLER_PARAMS, LangevinSampler, NestedSamplerMixin
 from ._settings import ADDED_PARAMS, DEPRECATED, NAE_PRESETS, resolve_settings
 from ._trainer import NAETrainer, torch_generator
@@ -31,7 +31,7 @@ __all__ = ["NAEDetector"]
 _non_negative_int = Interval(Integral, 0, None, closed="left")
 
 
-class NAEDetector(NestedSamplerMixin, BaseNeuralDetector):
+class NAEDetector(StoredStatesMixin, NestedSamplerMixin, BaseNeuralDetector):
     r"""Normalized Autoencoder: an energy-based autoencoder trained on background jets.
 
     The network is the spherical, spectrally normalised convolutional
@@ -526,51 +526,6 @@ class NAEDetector(NestedSamplerMixin, BaseNeuralDetector):
         return self
 
     # ------------------------------------------------------------ public API
-    def score_samples_pretrained(self, X):
-        """``score_samples`` of the best pre-trained AE (before the NAE phase).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, H*W) or (n_samples, 1, H, W)
-
-        Returns
-        -------
-        scores : ndarray of shape (n_samples,), float64
-        """
-        return self._score_with_state(X, self.pretrained_state_)
-
-    def load_checkpoint(self, iteration):
-        """Load the weights of a stored checkpoint (needs ``keep_checkpoints=True``).
-
-        The detector then scores with those weights; ``offset_`` is not updated.
-
-        Parameters
-        ----------
-        iteration : int
-            An ``iteration`` of ``checkpoints_``.
-
-        Returns
-        -------
-        self
-        """
-        check_is_fitted(self)
-        for checkpoint in getattr(self, "checkpoints_", []):
-            if checkpoint["iteration"] == iteration:
-                self.net_.module_.load_state_dict(checkpoint["state"])
-                return self
-        raise ValueError(f"no checkpoint for iteration {iteration}; stored: "
-                         f"{[c['iteration'] for c in getattr(self, 'checkpoints_', [])]}")
-
-    def _score_with_state(self, X, state):
-        check_is_fitted(self)
-        module = self.net_.module_
-        current = state_copy(module)
-        try:
-            module.load_state_dict(state)
-            return self.score_samples(X)
-        finally:
-            module.load_state_dict(current)
-
     def sample(self, n_samples, random_state=None):
         """Draw model samples with the NAE sampler (fresh uniform latent starts).
 
